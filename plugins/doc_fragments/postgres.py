@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mem0ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Connection options of the modules that talk to the stack's PostgreSQL (pgvector) database."""
+
+    DOCUMENTATION = r"""
+options:
+  login_host:
+    description:
+      - Host on which PostgreSQL listens.
+      - With O(connect_via=docker_exec) the connection is made from inside O(container), so this is the
+        address as seen from inside the container.
+    type: str
+    default: 127.0.0.1
+  login_port:
+    description:
+      - TCP port on which PostgreSQL listens.
+    type: int
+    default: 5432
+  login_user:
+    description:
+      - Role used to open the session.
+    type: str
+  login_password:
+    description:
+      - Password of O(login_user).
+      - It is never logged, returned, nor put on a command line; with O(connect_via=docker_exec) it is passed
+        to the process inside the container through its environment.
+    type: str
+  db:
+    description:
+      - Database to connect to.
+    type: str
+    aliases: [database, login_db]
+  connect_via:
+    description:
+      - How to reach the database.
+      - V(tcp) connects from the managed host with C(psycopg2).
+      - V(docker_exec) runs the PostgreSQL client tools inside O(container) with the Docker API, so their
+        version always matches the server's and no PostgreSQL port needs to be published.
+    type: str
+    choices: [tcp, docker_exec]
+    default: tcp
+  container:
+    description:
+      - Name or ID of the PostgreSQL container.
+      - Required when O(connect_via=docker_exec).
+    type: str
+  docker_host:
+    description:
+      - URL of the Docker API used when O(connect_via=docker_exec).
+    type: str
+    default: unix:///var/run/docker.sock
+  connect_timeout:
+    description:
+      - Seconds to wait for the connection to be established.
+    type: int
+    default: 10
+requirements:
+  - psycopg2 >= 2.8 when O(connect_via=tcp)
+  - docker (Docker SDK for Python) >= 7.0 when O(connect_via=docker_exec)
+notes:
+  - The modules connect to the PostgreSQL server of the mem0 stack, which is normally reachable on the loopback
+    address only; run them on the host that runs the stack.
+"""

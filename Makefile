@@ -43,4 +43,8 @@ demo: lab
 integration: lab
 	$(VENV)/bin/pytest -m integration tests/integration
 
-test: lab lint sanity unit integration
+test: lab lint sanity unit integration molecule
+
+.PHONY: molecule
+molecule: lab
+	cd $(CURDIR) && $(VENV)/bin/molecule test -s lab

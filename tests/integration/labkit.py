@@ -44,6 +44,7 @@ def run_playbook(playbook: str, *args: str, inventory: Path = LAB_INVENTORY) -> 
 def task_result(report: dict, task_name: str, host: str = "lab") -> dict:
     for play in report["plays"]:
         for task in play["tasks"]:
-            if task["task"]["name"] == task_name:
+            name = task["task"]["name"]
+            if name == task_name or name.endswith(" : " + task_name):  # role tasks carry the role's name
                 return task["hosts"][host]
     raise KeyError(task_name)

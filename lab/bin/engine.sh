@@ -85,15 +85,23 @@ if ! docker compose version >/dev/null 2>&1; then
 fi
 say "compose $(docker compose version --short)"
 
-# Host tools: debootstrap builds the lab's base image; shellcheck is one of ansible-test's sanity tests.
+# Host tools: debootstrap builds the lab's base image; shellcheck is one of ansible-test's sanity tests;
+# cron runs the scheduled jobs; prometheus (with promtool) checks the alert rules and scrapes the exporter.
+# Installed with daemon starts denied: nothing may start listening beyond loopback behind our back.
 if [[ $(uname -s) == Linux && $EUID -eq 0 ]]; then
   missing=()
-  for tool in debootstrap shellcheck; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  for tool in debootstrap:debootstrap shellcheck:shellcheck cron:cron promtool:prometheus sqlite3:sqlite3; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
   done
   if ((${#missing[@]})); then
     apt_ready
     say "installing ${missing[*]}"
+    policy=/usr/sbin/policy-rc.d
+    mkdir -p "$STATE_DIR"
+    if [[ -e $policy ]]; then cp -p "$policy" "$STATE_DIR/policy-rc.d.saved"; fi
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rm -f "$policy"
+    if [[ -e $STATE_DIR/policy-rc.d.saved ]]; then mv "$STATE_DIR/policy-rc.d.saved" "$policy"; fi
   fi
 fi

@@ -1,0 +1,759 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mem0ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pgvector_restore
+short_description: Restore a pgvector_dump into a database and prove the memory counts
+version_added: 0.1.0
+description:
+  - Restores the custom-format dump of a M(mem0ops.stack.pgvector_dump) manifest into O(target_db) with
+    C(pg_restore --jobs), then counts the memories per namespace, the C(mem0migrations) rows and the rows of every
+    vector table in O(target_db) and fails, with the differences, unless they equal the manifest's.
+  - Verifies the size and sha256 of every file of the manifest first, and refuses to restore when one differs.
+  - Creates O(target_db) when it is absent (O(create)); refuses to restore into a database that already holds
+    relations unless O(clean=true).
+  - With O(index_phase=deferred) the tables and their rows are restored first and the indexes (the HNSW index
+    among them, the slow part) afterwards, with O(maintenance_work_mem) and O(max_parallel_maintenance_workers);
+    the two phases are timed separately.
+author:
+  - mem0ops engineers (@mem0ops)
+extends_documentation_fragment:
+  - mem0ops.stack.postgres
+  - mem0ops.stack.attributes
+  - mem0ops.stack.attributes.check_mode_full
+  - mem0ops.stack.attributes.diff_mode_none
+attributes:
+  check_mode:
+    details:
+      - Verifies the checksums, connects, and reports whether O(target_db) would be created or cleaned; changes nothing.
+  idempotent:
+    support: none
+    details:
+      - Every run restores the dump again; a second run into the same database needs O(clean=true).
+options:
+  db:
+    description:
+      - Database to connect to for creating O(target_db), for example C(postgres) or the mem0 database itself.
+  src:
+    description:
+      - The directory of a dump made by M(mem0ops.stack.pgvector_dump), or the path of its C(manifest.json).
+      - The manifest must list a custom-format file.
+    type: path
+    required: true
+  target_db:
+    description:
+      - Database to restore into.
+    type: str
+    required: true
+  create:
+    description:
+      - Create O(target_db) (from C(template0), owned by O(login_user)) when it does not exist.
+      - When the restore itself fails, a database the module created is dropped again.
+    type: bool
+    default: true
+  clean:
+    description:
+      - Restore into a O(target_db) that already holds relations, dropping the objects of the dump before recreating
+        them (C(pg_restore --clean --if-exists)). Objects that are not in the dump are left alone.
+      - Without it the module refuses to restore into a database that is not empty.
+    type: bool
+    default: false
+  jobs:
+    description:
+      - Number of parallel C(pg_restore) jobs (C(--jobs)).
+    type: int
+    default: 2
+  index_phase:
+    description:
+      - V(together) restores everything in one C(pg_restore) run.
+      - V(deferred) restores the schema and the rows first (sections pre-data and data), then the indexes and
+        constraints (section post-data); RV(data_seconds) and RV(index_seconds) time the two phases.
+    type: str
+    choices: [together, deferred]
+    default: together
+  maintenance_work_mem:
+    description:
+      - C(maintenance_work_mem) of the sessions that build the indexes, for example C(1GB); an HNSW index builds several
+        times faster when its graph fits in it.
+      - An empty string keeps the server's setting.
+    type: str
+    default: 512MB
+  max_parallel_maintenance_workers:
+    description:
+      - C(max_parallel_maintenance_workers) of the sessions that build the indexes (workers per index build).
+      - A parallel HNSW build allocates O(maintenance_work_mem) in shared memory, and Docker gives a container 64MB of
+        C(/dev/shm) unless told otherwise (C(shm_size)). With O(connect_via=docker_exec), when the container's
+        C(/dev/shm) is smaller than O(maintenance_work_mem), the module builds the indexes without workers and warns.
+    type: int
+    default: 2
+  no_owner:
+    description:
+      - Do not restore the ownership of the objects (C(pg_restore --no-owner)); the objects belong to O(login_user).
+      - Needed when the dump was made by a role that does not exist on this server.
+    type: bool
+    default: false
+  analyze:
+    description:
+      - Run C(ANALYZE) on O(target_db) after the restore, so that the planner chooses the same plans (the HNSW index for
+        mem0's searches) as on the source database; C(pg_restore) restores no statistics.
+    type: bool
+    default: true
+  allow_quarantined:
+    description:
+      - Restore a dump whose manifest says C(status=quarantined); refused by default.
+    type: bool
+    default: false
+  bin_dir:
+    description:
+      - Directory of the C(pg_restore) to run with O(connect_via=tcp), for example C(/usr/lib/postgresql/17/bin).
+      - By default C(pg_restore) is looked up in E(PATH).
+    type: path
+  container_tmpdir:
+    description:
+      - With O(connect_via=docker_exec), the directory inside O(container) that receives a copy of the dump for the
+        duration of the restore (in a private subdirectory, removed afterwards).
+    type: str
+    default: /tmp
+notes:
+  - With O(connect_via=docker_exec) the dump is streamed into O(container) through the Docker API, its sha256 checked
+    there when C(sha256sum) exists, and C(pg_restore) of the server's version runs inside the container.
+  - With O(connect_via=tcp) a local C(pg_restore) runs; it must be at least the major version of the C(pg_dump) that
+    made the dump, which the module checks before restoring.
+  - C(pg_restore) runs with C(--exit-on-error), so its first error fails the module.
+  - The password reaches C(pg_restore) through a temporary C(0600) password file (O(connect_via=tcp)) or the
+    environment of the process inside the container (O(connect_via=docker_exec)), never through its command line.
+seealso:
+  - module: mem0ops.stack.pgvector_dump
+  - name: pg_restore
+    description: The PostgreSQL documentation of C(pg_restore).
+    link: https://www.postgresql.org/docs/current/app-pgrestore.html
+"""
+
+EXAMPLES = r"""
+- name: Restore last night's dump into a scratch database and prove the counts (a restore drill)
+  mem0ops.stack.pgvector_restore:
+    connect_via: docker_exec
+    container: "{{ mem0_stack.services.postgres.container }}"
+    login_port: "{{ mem0_stack.services.postgres.container_port }}"
+    login_user: "{{ mem0_stack.services.postgres.user }}"
+    login_password: "{{ mem0_stack.services.postgres.password }}"
+    db: "{{ mem0_stack.services.postgres.database }}"
+    src: "{{ mem0_stack.backup_root }}/daily/20261122_023000"
+    target_db: mem0_restore_drill
+    index_phase: deferred
+    maintenance_work_mem: 1GB
+    jobs: 4
+  register: drill
+
+- name: Show how long the rows and the indexes took
+  ansible.builtin.debug:
+    msg: "rows {{ drill.data_seconds }} s, indexes {{ drill.index_seconds }} s, {{ drill.counts.memories.total }} memories"
+
+- name: Put the dump back into the production database after data loss
+  mem0ops.stack.pgvector_restore:
+    connect_via: docker_exec
+    container: mem0_postgres_prd
+    login_port: 5432
+    login_user: mem0_user_prd
+    login_password: "{{ vault_mem0_postgres_password }}"
+    db: postgres
+    src: /Volumes/Data/backups/mem0/daily/20260103_133100/manifest.json
+    target_db: mem0_prd
+    clean: true
+"""
+
+RETURN = r"""
+target_db:
+  description: The database restored into.
+  returned: always
+  type: str
+  sample: mem0_restore_drill
+file:
+  description: The custom-format dump restored.
+  returned: always
+  type: str
+  sample: /var/lib/mem0ops-lab/backups/daily/20261122_023000/mem0_lab_20261122_023000.dump
+created:
+  description: Whether the module created O(target_db) (in check mode, whether it would).
+  returned: always
+  type: bool
+  sample: true
+cleaned:
+  description: Whether O(target_db) already held relations and the restore replaced the dump's objects in it.
+  returned: always
+  type: bool
+  sample: false
+checksums_verified:
+  description: Every file of the manifest has the size and sha256 the manifest gives.
+  returned: always
+  type: bool
+  sample: true
+index_settings:
+  description: The settings the index builds ran with (C(PGOPTIONS)), after the C(/dev/shm) check.
+  returned: always
+  type: dict
+  sample: {maintenance_work_mem: 512MB, max_parallel_maintenance_workers: 2}
+copy_seconds:
+  description: Seconds spent streaming the dump into the container (null with O(connect_via=tcp)).
+  returned: success
+  type: float
+  sample: 0.12
+data_seconds:
+  description: Seconds of the first phase (schema and rows) with O(index_phase=deferred), null otherwise.
+  returned: success
+  type: float
+  sample: 4.4
+index_seconds:
+  description: Seconds of the second phase (indexes and constraints) with O(index_phase=deferred), null otherwise.
+  returned: success
+  type: float
+  sample: 24.0
+restore_seconds:
+  description: Seconds of C(pg_restore) in all.
+  returned: success
+  type: float
+  sample: 28.4
+analyze_seconds:
+  description: Seconds of C(ANALYZE), null when O(analyze=false).
+  returned: success
+  type: float
+  sample: 0.4
+counts:
+  description: The counts found in O(target_db), in the shape of the manifest's C(counts), equal to them on success.
+  returned: success
+  type: dict
+  sample:
+    memories:
+      total: 1968
+      namespaces: {"mark_carey/sap": 678, "mark_carey/synovia": 1243, "mark_carey/booking": 33, "mark_carey/personal": 14}
+    mem0migrations: {present: true, rows: 1, types: {user_identity: 1}}
+vector_tables:
+  description: Rows, declared type and stored dims of each vector table in O(target_db).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {table: memories, column: vector, type: vector(768), declared_dims: 768, observed_dims: [768], rows: 1968}
+differences:
+  description: How O(target_db) differs from the manifest (empty on success).
+  returned: always
+  type: list
+  elements: str
+  sample: ["memories in namespace 'mark_carey/sap': manifest 678, restored 600"]
+manifest:
+  description: The manifest of the dump restored.
+  returned: always
+  type: dict
+  sample: {kind: pgvector_dump, status: valid, database: mem0_lab, counts: {memories: {total: 1968}}}
+"""
+
+import os
+import re
+import tarfile
+import tempfile
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
+from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import declared_dims
+from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
+    POSTGRES_REQUIRED_IF,
+    PostgresClient,
+    PostgresError,
+    client_from_module,
+    postgres_argument_spec,
+)
+
+try:
+    import docker
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError:
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+
+KIND = "pgvector_dump"
+CHUNK = 1 << 20
+STDERR_LIMIT = 4000
+MEMORY_SETTING = re.compile(r"^(\d+)\s*(kB|MB|GB|TB)?$")
+UNITS = {None: 1 << 10, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+RELATIONS_SQL = (
+    "SELECT count(*) AS n, coalesce(string_agg(DISTINCT c.relname, ', ' ORDER BY c.relname) "
+    "FILTER (WHERE c.relkind IN ('r', 'p')), '') AS tables "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'")
+
+
+class RestoreError(Exception):
+    """A failure with a message that says what happened and what to do."""
+
+
+def quote_ident(name: str) -> str:
+    return '"%s"' % name.replace('"', '""')
+
+
+def tool_version(text: str):
+    """'pg_restore (PostgreSQL) 17.11 (Debian 17.11-0+deb13u1)' -> (17, '17.11')."""
+    match = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", text or "")
+    if not match:
+        raise RestoreError("cannot read the version of pg_restore from %r" % (text or "").strip()[:200])
+    return int(match.group(1)), "%s.%s" % (match.group(1), match.group(2) or "0")
+
+
+def mem0_counts(query, collection: str) -> dict:
+    """Memories per namespace and mem0migrations rows, through `query(sql, params) -> rows`.
+
+    pgvector_dump holds the same function: both must count the same way.
+    """
+    if not query("SELECT to_regclass(quote_ident(%s)) IS NOT NULL AS present", (collection,))[0]["present"]:
+        raise RestoreError("table %r does not exist in this database: is this the database mem0 writes to (db), and the "
+                           "collection mem0 is configured with (collection)?" % collection)
+    rows = query("SELECT payload->>'user_id' AS namespace, count(*) AS n FROM %s GROUP BY 1 ORDER BY 1" % quote_ident(collection))
+    namespaces = {row["namespace"] or "": int(row["n"]) for row in rows}
+    migrations = {"present": bool(query("SELECT to_regclass('mem0migrations') IS NOT NULL AS present")[0]["present"]),
+                  "rows": 0, "types": {}}
+    if migrations["present"]:
+        rows = query("SELECT payload->>'type' AS type, count(*) AS n FROM mem0migrations GROUP BY 1 ORDER BY 1")
+        migrations["types"] = {row["type"] or "": int(row["n"]) for row in rows}
+        migrations["rows"] = sum(migrations["types"].values())
+    return {"memories": {"total": sum(namespaces.values()), "namespaces": namespaces}, "mem0migrations": migrations}
+
+
+def vector_tables(query, columns: list) -> list:
+    """Rows and stored dims of each vector column (as listed by PostgresClient.vector_columns)."""
+    tables = []
+    for col in columns:
+        row = query("SELECT count(*) AS n, coalesce(array_agg(DISTINCT vector_dims({c})) FILTER (WHERE {c} IS NOT NULL), "
+                    "'{{}}') AS dims FROM {t}".format(c=quote_ident(col["column"]), t=quote_ident(col["table"])))[0]
+        tables.append({"table": col["table"], "column": col["column"], "type": col["type"],
+                       "declared_dims": declared_dims(col["type"]), "observed_dims": sorted(int(d) for d in row["dims"]),
+                       "rows": int(row["n"])})
+    return tables
+
+
+def differences(manifest: dict, counts: dict, tables: list) -> list:
+    """How the restored counts differ from the manifest's, one line each."""
+    diffs = []
+    expected = manifest["counts"]["memories"]["namespaces"]
+    found = counts["memories"]["namespaces"]
+    for namespace in sorted(set(expected) | set(found)):
+        if expected.get(namespace, 0) != found.get(namespace, 0):
+            diffs.append("memories in namespace %r: manifest %d, restored %d"
+                         % (namespace, expected.get(namespace, 0), found.get(namespace, 0)))
+    if manifest["counts"]["memories"]["total"] != counts["memories"]["total"]:
+        diffs.append("memories in total: manifest %d, restored %d"
+                     % (manifest["counts"]["memories"]["total"], counts["memories"]["total"]))
+    want = manifest["counts"].get("mem0migrations", {}).get("rows", 0)
+    if want != counts["mem0migrations"]["rows"]:
+        diffs.append("mem0migrations rows: manifest %d, restored %d" % (want, counts["mem0migrations"]["rows"]))
+    restored = {t["table"] + "." + t["column"]: t for t in tables}
+    for table in manifest.get("vector_tables", []):
+        key = table["table"] + "." + table["column"]
+        got = restored.get(key)
+        if got is None:
+            diffs.append("vector column %s (%s): in the manifest, missing from the restored database" % (key, table["type"]))
+            continue
+        if got["type"] != table["type"]:
+            diffs.append("vector column %s: manifest %s, restored %s" % (key, table["type"], got["type"]))
+        if got["rows"] != table["rows"]:
+            diffs.append("rows of %s: manifest %d, restored %d" % (table["table"], table["rows"], got["rows"]))
+    return diffs
+
+
+def memory_bytes(setting: str) -> int:
+    """'512MB' -> 536870912 (a bare number is in kB, as PostgreSQL reads maintenance_work_mem)."""
+    match = MEMORY_SETTING.match(setting.strip())
+    return int(match.group(1)) * UNITS[match.group(2)]
+
+
+def tar_stream(path: str, name: str):
+    """A tar archive of one file, generated chunk by chunk (for put_archive; never the whole file in memory)."""
+    info = tarfile.TarInfo(name)
+    info.size = os.path.getsize(path)
+    info.mode = 0o644
+    info.mtime = int(os.path.getmtime(path))
+    yield info.tobuf(format=tarfile.GNU_FORMAT)
+    sent = 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            sent += len(chunk)
+            yield chunk
+    if sent != info.size:
+        raise RestoreError("%s changed size while it was copied" % path)
+    yield b"\0" * ((-info.size) % tarfile.BLOCKSIZE)
+    yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+# --- where pg_restore runs ------------------------------------------------------------------------------------
+
+class LocalRunner:
+    """pg_restore on the managed host, the password in a temporary 0600 passfile."""
+
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self._passfile = None
+
+    def binary(self, tool: str) -> str:
+        bin_dir = self.module.params["bin_dir"]
+        if bin_dir:
+            path = os.path.join(bin_dir, tool)
+            if not os.access(path, os.X_OK):
+                raise RestoreError("no executable %s in bin_dir %s" % (tool, bin_dir))
+            return path
+        path = self.module.get_bin_path(tool)
+        if not path:
+            raise RestoreError("%s is not installed on the managed host: install the PostgreSQL client of the server's "
+                               "version (or set bin_dir), or use connect_via=docker_exec" % tool)
+        return path
+
+    def env(self) -> dict:
+        env = {"PGCONNECT_TIMEOUT": str(self.module.params["connect_timeout"]), "PGAPPNAME": "mem0ops.stack",
+               "PGPASSWORD": ""}
+        password = self.module.params["login_password"]
+        if password:
+            if self._passfile is None:
+                fd, self._passfile = tempfile.mkstemp(prefix="pgpass.", dir=self.module.tmpdir)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write("*:*:*:*:%s\n" % password.replace("\\", "\\\\").replace(":", "\\:"))
+                os.chmod(self._passfile, 0o600)
+            env["PGPASSFILE"] = self._passfile
+        return env
+
+    def run(self, argv: list, env=None):
+        argv = [self.binary(argv[0])] + list(argv[1:])
+        rc, out, err = self.module.run_command(argv, environ_update=dict(self.env(), **(env or {})), encoding=None)
+        return rc, out or b"", err or b""
+
+    def stage(self, path: str, sha256: str):
+        """The path pg_restore reads the dump from: the file itself (the checksums were verified already)."""
+        return path
+
+    def shm_bytes(self):
+        """The server's /dev/shm is not visible from here."""
+        return None
+
+    def unstage(self):
+        pass
+
+    def close(self) -> None:
+        if self._passfile and os.path.exists(self._passfile):
+            os.unlink(self._passfile)
+        self._passfile = None
+
+
+class DockerRunner:
+    """pg_restore inside the database container, from a copy of the dump streamed into a private directory there.
+
+    Uses a Docker client without a read timeout: pg_restore builds an index in silence.
+    """
+
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self.container_id = client.container().id
+        self.api = docker.APIClient(base_url=module.params["docker_host"], timeout=None)
+        self.workdir = None
+
+    def exit_code(self, exec_id: str) -> int:
+        for dummy in range(200):
+            info = self.api.exec_inspect(exec_id)
+            if not info.get("Running"):
+                return info.get("ExitCode")
+            time.sleep(0.05)
+        return info.get("ExitCode")
+
+    def run(self, argv: list, env=None):
+        exec_id = self.api.exec_create(self.container_id, argv, stdout=True, stderr=True,
+                                       environment=dict(self.client.exec_env(), **(env or {})))["Id"]
+        out, err = b"", b""
+        output = self.api.exec_start(exec_id, stream=True, demux=True)
+        try:
+            for chunk_out, chunk_err in output:
+                if chunk_out and len(out) < 64 * STDERR_LIMIT:
+                    out += chunk_out
+                if chunk_err and len(err) < 64 * STDERR_LIMIT:
+                    err += chunk_err
+        finally:
+            output.close()
+        return self.exit_code(exec_id), out, err
+
+    def stage(self, path: str, sha256: str):
+        """Stream the dump into a new private directory of the container; returns its path there."""
+        base = self.module.params["container_tmpdir"].rstrip("/") or "/"
+        rc, out, err = self.run(["mktemp", "-d", "%s/mem0ops-restore.XXXXXX" % base])
+        if rc != 0:
+            raise RestoreError("cannot create a directory under %s in container %s: %s"
+                               % (base, self.module.params["container"], (err or out).decode(errors="replace").strip()))
+        self.workdir = out.decode().strip()
+        size = os.path.getsize(path)
+        rc, out, err = self.run(["df", "-Pk", self.workdir])
+        lines = out.decode(errors="replace").splitlines()
+        if rc == 0 and len(lines) > 1 and len(lines[1].split()) > 3 and lines[1].split()[3].isdigit():
+            free = int(lines[1].split()[3]) * 1024
+            if free < size:
+                raise RestoreError("not enough free space in %s inside container %s for the dump: it has %d bytes, %d "
+                                   "are free; set container_tmpdir to a larger directory" % (base, self.module.params["container"], size, free))
+        name = os.path.basename(path)
+        try:
+            self.api.put_archive(self.container_id, self.workdir, tar_stream(path, name))
+        except docker.errors.APIError as exc:
+            raise RestoreError("cannot copy the dump into container %s: %s" % (self.module.params["container"], exc))
+        staged = "%s/%s" % (self.workdir, name)
+        rc, out, err = self.run(["sha256sum", staged])
+        found = out.decode(errors="replace").split()[:1]
+        if rc == 0 and found != [sha256]:
+            raise RestoreError("the copy of the dump in container %s has sha256 %s, the manifest says %s"
+                               % (self.module.params["container"], found[0] if found else "?", sha256))
+        return staged
+
+    def shm_bytes(self):
+        """Free bytes of the container's /dev/shm, None when unknown."""
+        rc, out, dummy = self.run(["df", "-Pk", "/dev/shm"])
+        lines = out.decode(errors="replace").splitlines()
+        if rc == 0 and len(lines) > 1 and len(lines[1].split()) > 3 and lines[1].split()[3].isdigit():
+            return int(lines[1].split()[3]) * 1024
+        return None
+
+    def unstage(self):
+        if self.workdir:
+            self.run(["rm", "-rf", "--", self.workdir])
+            self.workdir = None
+
+    def close(self) -> None:
+        self.unstage()
+        self.api.close()
+
+
+def make_runner(module, client):
+    if module.params["connect_via"] == "docker_exec":
+        return DockerRunner(module, client)
+    return LocalRunner(module, client)
+
+
+# --- the module ---------------------------------------------------------------------------------------------
+
+class PgvectorRestore:
+    """Verifies, restores and proves one dump; holds the module's results."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.check_mode = module.check_mode
+        self.results = {"changed": False, "target_db": self.params["target_db"], "file": None, "created": False,
+                        "cleaned": False, "checksums_verified": False, "differences": [], "manifest": {},
+                        "index_settings": {}}
+        self.client = None
+        self.runner = None
+        self.target = None
+
+    def check_inputs(self):
+        if self.params["jobs"] < 1:
+            raise RestoreError("jobs must be at least 1; got %d" % self.params["jobs"])
+        mem = self.params["maintenance_work_mem"]
+        if mem and not MEMORY_SETTING.match(mem.strip()):
+            raise RestoreError("maintenance_work_mem must be a size such as 512MB or 1GB; got %r" % mem)
+        workers = self.params["max_parallel_maintenance_workers"]
+        if workers < 0:
+            raise RestoreError("max_parallel_maintenance_workers must not be negative; got %d" % workers)
+
+    def read_manifest(self):
+        path = os.path.abspath(mf.manifest_path(self.params["src"]))
+        manifest = mf.read_manifest(path)
+        self.results["manifest"] = manifest
+        if manifest.get("kind") != KIND:
+            raise RestoreError("%s describes a %r, not a %s" % (path, manifest.get("kind"), KIND))
+        if manifest.get("status") != mf.STATUS_VALID and not self.params["allow_quarantined"]:
+            raise RestoreError("the dump in %s is %s (%s): refusing to restore it; set allow_quarantined=true to restore it anyway"
+                               % (os.path.dirname(path), manifest.get("status"), "; ".join(manifest.get("problems", []))))
+        base_dir = os.path.dirname(path)
+        problems = mf.verify_files(manifest, base_dir)
+        if problems:
+            raise RestoreError("the dump in %s does not match its manifest, refusing to restore: %s" % (base_dir, "; ".join(problems)))
+        self.results["checksums_verified"] = True
+        custom = [entry for entry in manifest.get("files", []) if entry.get("format") == "custom"]
+        if not custom:
+            raise RestoreError("the dump in %s has no custom-format file (it holds %s): pg_restore needs one; dump with "
+                               "formats including custom" % (base_dir, ", ".join(e.get("format", "?") for e in manifest.get("files", [])) or "nothing"))
+        self.entry = custom[0]
+        self.results["file"] = os.path.join(base_dir, self.entry["name"])
+        self.manifest = manifest
+
+    def connect(self):
+        self.client = client_from_module(self.module)
+        self.runner = make_runner(self.module, self.client)
+        rc, out, err = self.runner.run(["pg_restore", "--version"])
+        if rc != 0:
+            raise RestoreError("cannot run pg_restore --version: %s" % (err or out).decode(errors="replace").strip())
+        major, version = tool_version(out.decode(errors="replace"))
+        self.results["pg_restore_version"] = version
+        made_by = self.manifest.get("pg_dump_version") or "0"
+        if major < int(made_by.split(".")[0]):
+            where = ("in container %s" % self.params["container"]) if self.params["connect_via"] == "docker_exec" else "on the managed host"
+            hint = ("use connect_via=docker_exec to run the pg_restore of the database container, or point bin_dir at a "
+                    "PostgreSQL %s client" % made_by.split(".")[0]) if self.params["connect_via"] == "tcp" else \
+                "restore into a server of version %s or later" % made_by.split(".")[0]
+            raise RestoreError("pg_restore %s %s cannot read a dump made by pg_dump %s: %s" % (version, where, made_by, hint))
+
+    def index_settings(self):
+        mem = (self.params["maintenance_work_mem"] or "").replace(" ", "")
+        workers = self.params["max_parallel_maintenance_workers"]
+        if mem and workers:
+            shm = self.runner.shm_bytes()
+            posix = self.client.scalar("SELECT current_setting('dynamic_shared_memory_type') AS t") == "posix"
+            if posix and shm is not None and memory_bytes(mem) > shm:
+                self.module.warn("maintenance_work_mem %s is more than the %d MiB free in /dev/shm of container %s, which a "
+                                 "parallel HNSW build allocates it from: building the indexes without parallel workers "
+                                 "(give the container a larger shm_size to use them)" % (mem, shm >> 20, self.params["container"]))
+                workers = 0
+        self.results["index_settings"] = {"maintenance_work_mem": mem or None, "max_parallel_maintenance_workers": workers}
+
+    def inspect_target(self):
+        target = self.params["target_db"]
+        exists = bool(self.client.scalar("SELECT count(*) AS n FROM pg_database WHERE datname = %s", (target,)))
+        if not exists:
+            if not self.params["create"]:
+                raise RestoreError("database %r does not exist: create it, or set create=true" % target)
+            self.results["created"] = True
+            return
+        with self.target_client() as client:
+            row = client.query(RELATIONS_SQL)[0]
+        if int(row["n"]) and not self.params["clean"]:
+            raise RestoreError("database %r is not empty (%d relations; tables: %s): refusing to restore over it; set "
+                               "clean=true to replace the objects of the dump in it, or restore into a new target_db"
+                               % (target, int(row["n"]), row["tables"] or "none"))
+        self.results["cleaned"] = bool(int(row["n"]))
+
+    def target_client(self):
+        return PostgresClient(dict(self.params, db=self.params["target_db"]))
+
+    def pgoptions(self) -> dict:
+        settings = self.results["index_settings"]
+        options = ["-c max_parallel_maintenance_workers=%d" % settings["max_parallel_maintenance_workers"]]
+        if settings["maintenance_work_mem"]:
+            options.insert(0, "-c maintenance_work_mem=%s" % settings["maintenance_work_mem"])
+        return {"PGOPTIONS": " ".join(options)}
+
+    def pg_restore(self, staged: str, sections: list, clean: bool, env=None) -> float:
+        argv = ["pg_restore", "--exit-on-error", "--no-password", "--jobs=%d" % self.params["jobs"],
+                *self.client.client_args(), "--dbname=%s" % self.params["target_db"]]
+        if clean:
+            argv += ["--clean", "--if-exists"]
+        if self.params["no_owner"]:
+            argv.append("--no-owner")
+        argv += ["--section=%s" % section for section in sections]
+        argv.append(staged)
+        started = time.monotonic()
+        rc, out, err = self.runner.run(argv, env)
+        if rc != 0:
+            message = (err or out).decode(errors="replace").strip()
+            raise RestoreError("pg_restore (%s) failed with exit code %s: %s"
+                               % (", ".join(sections) or "all sections", rc, message[-STDERR_LIMIT:] or "no message"))
+        return round(time.monotonic() - started, 3)
+
+    def restore(self):
+        target = self.params["target_db"]
+        if self.results["created"]:
+            self.client.execute("CREATE DATABASE %s TEMPLATE template0" % quote_ident(target))
+        try:
+            started = time.monotonic()
+            staged = self.runner.stage(self.results["file"], self.entry["sha256"])
+            copy = round(time.monotonic() - started, 3) if self.params["connect_via"] == "docker_exec" else None
+            clean = self.results["cleaned"]
+            if self.params["index_phase"] == "deferred":
+                data = self.pg_restore(staged, ["pre-data", "data"], clean)
+                index = self.pg_restore(staged, ["post-data"], False, self.pgoptions())
+                total = round(data + index, 3)
+            else:
+                data = index = None
+                total = self.pg_restore(staged, [], clean, self.pgoptions())
+            self.runner.unstage()
+        except (RestoreError, PostgresError, OSError) as exc:
+            if self.results["created"]:
+                self.drop_target()
+                raise RestoreError("%s; database %r, created for this restore, was dropped again" % (exc, target))
+            raise
+        self.results.update(copy_seconds=copy, data_seconds=data, index_seconds=index, restore_seconds=total)
+
+    def drop_target(self):
+        try:
+            self.runner.unstage()
+            self.client.execute("DROP DATABASE IF EXISTS %s" % quote_ident(self.params["target_db"]))
+        except (PostgresError, OSError):
+            pass
+
+    def verify(self):
+        with self.target_client() as client:
+            analyze = None
+            if self.params["analyze"]:
+                started = time.monotonic()
+                client.execute("ANALYZE")
+                analyze = round(time.monotonic() - started, 3)
+            counts = mem0_counts(client.query, self.manifest.get("collection", "memories"))
+            tables = vector_tables(client.query, client.vector_columns())
+        self.results.update(analyze_seconds=analyze, counts=counts, vector_tables=tables)
+        self.results["differences"] = differences(self.manifest, counts, tables)
+        if self.results["differences"]:
+            raise RestoreError("database %r does not hold what the manifest says (left in place for inspection): %s"
+                               % (self.params["target_db"], "; ".join(self.results["differences"])))
+
+    def run(self):
+        self.check_inputs()
+        self.read_manifest()
+        self.connect()
+        self.index_settings()
+        self.inspect_target()
+        self.results["changed"] = True
+        if self.check_mode:
+            return
+        self.restore()
+        self.verify()
+
+    def execute(self):
+        try:
+            self.run()
+        except (RestoreError, PostgresError, mf.ManifestError) as exc:
+            self.module.fail_json(msg=str(exc), **self.results)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            self.module.fail_json(msg="pgvector_restore failed: %s" % exc, exception=traceback.format_exc(), **self.results)
+        finally:
+            if self.runner is not None:
+                self.runner.close()
+            if self.client is not None:
+                self.client.close()
+        self.module.exit_json(**self.results)
+
+
+def main():
+    argument_spec = postgres_argument_spec()
+    argument_spec.update(
+        src=dict(type="path", required=True),
+        target_db=dict(type="str", required=True),
+        create=dict(type="bool", default=True),
+        clean=dict(type="bool", default=False),
+        jobs=dict(type="int", default=2),
+        index_phase=dict(type="str", choices=["together", "deferred"], default="together"),
+        maintenance_work_mem=dict(type="str", default="512MB"),
+        max_parallel_maintenance_workers=dict(type="int", default=2),
+        no_owner=dict(type="bool", default=False),
+        analyze=dict(type="bool", default=True),
+        allow_quarantined=dict(type="bool", default=False),
+        bin_dir=dict(type="path"),
+        container_tmpdir=dict(type="str", default="/tmp"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, required_if=POSTGRES_REQUIRED_IF, supports_check_mode=True)
+    if module.params["connect_via"] == "docker_exec" and not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    PgvectorRestore(module).execute()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mem0ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""pgvector_restore: verification before, counts after, and every refusal, with PostgreSQL and pg_restore faked."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import pytest
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
+from ansible_collections.mem0ops.stack.plugins.modules import pgvector_restore
+from ansible_collections.mem0ops.stack.tests.unit.conftest import (
+    AnsibleExitJson,
+    AnsibleFailJson,
+    set_module_args,
+)
+
+SEEDED = {"mark_carey/sap": 678, "mark_carey/synovia": 1243, "mark_carey/booking": 33, "mark_carey/personal": 14}
+VECTOR_TABLES = [
+    {"table": "mem0migrations", "column": "vector", "type": "vector(768)", "declared_dims": 768, "observed_dims": [768], "rows": 1},
+    {"table": "memories", "column": "vector", "type": "vector(768)", "declared_dims": 768, "observed_dims": [768], "rows": 1968},
+]
+
+
+class Cluster:
+    """The databases of a fake server: name -> namespaces of its memories table (None: empty database)."""
+
+    def __init__(self):
+        self.databases = {"mem0_lab": dict(SEEDED)}
+        self.statements = []
+        self.restored_namespaces = dict(SEEDED)
+        self.dsm = "posix"
+
+
+class FakeClient:
+    def __init__(self, params, cluster):
+        self.params = params
+        self.cluster = cluster
+
+    def connect(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        pass
+
+    def namespaces(self):
+        return self.cluster.databases.get(self.params["db"])
+
+    def query(self, sql, params=None):
+        if "dynamic_shared_memory_type" in sql:
+            return [{"t": self.cluster.dsm}]
+        if "FROM pg_database" in sql:
+            return [{"n": int(params[0] in self.cluster.databases)}]
+        if "FROM pg_class c" in sql:
+            present = self.namespaces() is not None
+            return [{"n": 4 if present else 0, "tables": "mem0migrations, memories" if present else ""}]
+        if "to_regclass(quote_ident" in sql or "to_regclass('mem0migrations')" in sql:
+            return [{"present": self.namespaces() is not None}]
+        if "AS namespace" in sql:
+            return [{"namespace": ns, "n": n} for ns, n in sorted(self.namespaces().items())]
+        if "AS type" in sql:
+            return [{"type": "user_identity", "n": 1}]
+        if "vector_dims" in sql:
+            rows = sum(self.namespaces().values()) if '"memories"' in sql else 1
+            return [{"n": rows, "dims": [768]}]
+        raise AssertionError("unexpected query: %s" % sql)
+
+    def scalar(self, sql, params=None):
+        return next(iter(self.query(sql, params)[0].values()))
+
+    def execute(self, sql, params=None):
+        self.cluster.statements.append((self.params["db"], sql))
+        if sql.startswith("CREATE DATABASE"):
+            self.cluster.databases[sql.split('"')[1]] = None
+        if sql.startswith("DROP DATABASE"):
+            self.cluster.databases.pop(sql.split('"')[1], None)
+
+    def vector_columns(self):
+        if self.namespaces() is None:
+            return []
+        return [{"table": t["table"], "column": t["column"], "type": t["type"]} for t in VECTOR_TABLES]
+
+    def client_args(self):
+        return ["-h", self.params["login_host"], "-p", str(self.params["login_port"]), "-U", self.params["login_user"]]
+
+
+class FakeRunner:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.version = b"pg_restore (PostgreSQL) 17.11 (Debian 17.11-0+deb13u1)\n"
+        self.calls = []
+        self.fail = None
+        self.staged = []
+        self.closed = False
+
+    def run(self, argv, env=None):
+        if argv[1:] == ["--version"]:
+            return 0, self.version, b""
+        self.calls.append((argv, env))
+        if self.fail:
+            return 1, b"", self.fail
+        target = [a for a in argv if a.startswith("--dbname=")][0].split("=", 1)[1]
+        if "--section=post-data" not in argv:
+            self.cluster.databases[target] = dict(self.cluster.restored_namespaces)
+        return 0, b"", b""
+
+    def stage(self, path, sha256):
+        self.staged.append((path, sha256))
+        return path
+
+    def shm_bytes(self):
+        return 1 << 30
+
+    def unstage(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    state = Cluster()
+    state.runner = FakeRunner(state)
+    monkeypatch.setattr(pgvector_restore, "client_from_module", lambda module: FakeClient(module.params, state))
+    monkeypatch.setattr(pgvector_restore, "PostgresClient", lambda params: FakeClient(params, state))
+    monkeypatch.setattr(pgvector_restore, "make_runner", lambda module, client: state.runner)
+    return state
+
+
+@pytest.fixture
+def dump(tmp_path):
+    """A dump directory as pgvector_dump writes it."""
+    directory = tmp_path / "dump"
+    directory.mkdir()
+    (directory / "mem0_lab_x.dump").write_bytes(b"PGDMP" + b"z" * 64)
+    (directory / "mem0_lab_x.schema.sql").write_text("-- schema\n")
+    data = mf.new_manifest("pgvector_dump")
+    data.update(database="mem0_lab", pg_dump_version="17.11", collection="memories",
+                counts={"memories": {"total": 1968, "selected": 1968, "namespaces": dict(SEEDED)},
+                        "mem0migrations": {"present": True, "rows": 1, "types": {"user_identity": 1}}},
+                vector_tables=VECTOR_TABLES)
+    for name, fmt in (("mem0_lab_x.dump", "custom"), ("mem0_lab_x.schema.sql", "schema")):
+        entry = mf.file_entry(str(directory / name), str(directory))
+        entry["format"] = fmt
+        data["files"].append(entry)
+    mf.write_json_atomic(str(directory / "manifest.json"), data)
+    return directory
+
+
+@pytest.fixture
+def warned(monkeypatch):
+    """The warnings the module gives."""
+    seen = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, warning: seen.append(warning))
+    return seen
+
+
+def args(src, **extra):
+    base = {"login_host": "127.0.0.1", "login_port": 5433, "login_user": "mem0_user_lab", "login_password": "pw",
+            "db": "mem0_lab", "src": str(src), "target_db": "mem0_restore"}
+    base.update(extra)
+    return base
+
+
+def run(module_args):
+    with set_module_args(module_args):
+        with pytest.raises((AnsibleExitJson, AnsibleFailJson)) as exc:
+            pgvector_restore.main()
+    return exc.value.result
+
+
+def rewrite_manifest(directory, **changes):
+    data = mf.read_manifest(str(directory))
+    data.update(changes)
+    mf.write_json_atomic(str(directory / "manifest.json"), data)
+
+
+# --- pure logic ------------------------------------------------------------------------------------------
+
+def test_differences_name_each_namespace():
+    manifest = {"counts": {"memories": {"total": 1968, "namespaces": dict(SEEDED)}, "mem0migrations": {"rows": 1}},
+                "vector_tables": VECTOR_TABLES}
+    counts = {"memories": {"total": 1890, "namespaces": dict(SEEDED, **{"mark_carey/sap": 600})},
+              "mem0migrations": {"rows": 0}}
+    tables = [dict(VECTOR_TABLES[1], rows=1890, type="vector(1536)")]
+    assert pgvector_restore.differences(manifest, counts, tables) == [
+        "memories in namespace 'mark_carey/sap': manifest 678, restored 600",
+        "memories in total: manifest 1968, restored 1890",
+        "mem0migrations rows: manifest 1, restored 0",
+        "vector column mem0migrations.vector (vector(768)): in the manifest, missing from the restored database",
+        "vector column memories.vector: manifest vector(768), restored vector(1536)",
+        "rows of memories: manifest 1968, restored 1890",
+    ]
+    assert pgvector_restore.differences(manifest, manifest["counts"], VECTOR_TABLES) == []
+
+
+def test_tar_stream_is_a_tar_of_the_file(tmp_path):
+    path = tmp_path / "a.dump"
+    path.write_bytes(b"PGDMP" + bytes(range(256)) * 5000)
+    archive = b"".join(pgvector_restore.tar_stream(str(path), "a.dump"))
+    assert len(archive) % tarfile.BLOCKSIZE == 0
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        member = tar.getmember("a.dump")
+        assert member.mode == 0o644 and tar.extractfile(member).read() == path.read_bytes()
+
+
+# --- the module ------------------------------------------------------------------------------------------
+
+def test_restore_deferred_creates_restores_and_proves_the_counts(dump, cluster):
+    result = run(args(dump, index_phase="deferred", jobs=4, maintenance_work_mem="1GB", max_parallel_maintenance_workers=3))
+
+    assert "failed" not in result and result["changed"] is True
+    assert result["created"] is True and result["cleaned"] is False and result["checksums_verified"] is True
+    assert result["file"] == str(dump / "mem0_lab_x.dump")
+    assert ("mem0_lab", 'CREATE DATABASE "mem0_restore" TEMPLATE template0') in cluster.statements
+    assert ("mem0_restore", "ANALYZE") in cluster.statements
+    (first, first_env), (second, second_env) = cluster.runner.calls
+    assert first[-3:] == ["--section=pre-data", "--section=data", str(dump / "mem0_lab_x.dump")]
+    assert second[-2:] == ["--section=post-data", str(dump / "mem0_lab_x.dump")]
+    assert "--jobs=4" in first and "--exit-on-error" in first and "--dbname=mem0_restore" in first and "--clean" not in first
+    assert first_env is None
+    assert second_env == {"PGOPTIONS": "-c maintenance_work_mem=1GB -c max_parallel_maintenance_workers=3"}
+    assert result["data_seconds"] is not None and result["index_seconds"] is not None
+    assert result["restore_seconds"] == pytest.approx(result["data_seconds"] + result["index_seconds"], abs=0.002)
+    assert result["counts"]["memories"] == {"total": 1968, "namespaces": SEEDED}
+    assert result["differences"] == [] and result["vector_tables"] == VECTOR_TABLES
+    assert cluster.runner.staged == [(str(dump / "mem0_lab_x.dump"), result["manifest"]["files"][0]["sha256"])]
+    assert cluster.runner.closed
+
+
+def test_restore_together_in_one_run(dump, cluster):
+    result = run(args(dump / "manifest.json", maintenance_work_mem=""))
+    assert "failed" not in result and result["data_seconds"] is None and result["index_seconds"] is None
+    ((argv, env),) = cluster.runner.calls
+    assert not any(a.startswith("--section") for a in argv)
+    assert env == {"PGOPTIONS": "-c max_parallel_maintenance_workers=2"}
+    assert result["index_settings"] == {"maintenance_work_mem": None, "max_parallel_maintenance_workers": 2}
+
+
+@pytest.mark.parametrize("shm, dsm, workers", [(64 << 20, "posix", 0), (1 << 30, "posix", 2), (64 << 20, "mmap", 2),
+                                               (None, "posix", 2)])
+def test_parallel_index_builds_need_room_in_dev_shm(dump, cluster, shm, dsm, workers, warned):
+    cluster.runner.shm_bytes = lambda: shm
+    cluster.dsm = dsm
+    result = run(args(dump, maintenance_work_mem="512MB"))
+    assert result["index_settings"] == {"maintenance_work_mem": "512MB", "max_parallel_maintenance_workers": workers}
+    assert any("is more than the 64 MiB free in /dev/shm of container" in w for w in warned) is (workers == 0)
+    assert cluster.runner.calls[0][1] == {
+        "PGOPTIONS": "-c maintenance_work_mem=512MB -c max_parallel_maintenance_workers=%d" % workers}
+
+
+def test_memory_bytes():
+    assert pgvector_restore.memory_bytes("512MB") == 512 << 20
+    assert pgvector_restore.memory_bytes("1 GB") == 1 << 30
+    assert pgvector_restore.memory_bytes("65536") == 64 << 20
+
+
+def test_checksum_mismatch_refuses_before_connecting(dump, cluster, monkeypatch):
+    (dump / "mem0_lab_x.dump").write_bytes(b"PGDMP" + b"Z" * 64)
+    monkeypatch.setattr(pgvector_restore, "client_from_module", lambda module: pytest.fail("connected"))
+    result = run(args(dump))
+    assert result["msg"].startswith("the dump in %s does not match its manifest, refusing to restore: mem0_lab_x.dump has "
+                                    "sha256 " % dump)
+    assert result["checksums_verified"] is False and result["changed"] is False
+
+
+def test_missing_file_refuses(dump, cluster):
+    (dump / "mem0_lab_x.schema.sql").unlink()
+    result = run(args(dump))
+    assert result["msg"].endswith("refusing to restore: mem0_lab_x.schema.sql is missing")
+
+
+def test_quarantined_dump_needs_allow_quarantined(dump, cluster):
+    rewrite_manifest(dump, status="quarantined", problems=["expected at least 100 memories (min_memories) in total, found 0"])
+    result = run(args(dump))
+    assert result["msg"] == ("the dump in %s is quarantined (expected at least 100 memories (min_memories) in total, found 0): "
+                             "refusing to restore it; set allow_quarantined=true to restore it anyway" % dump)
+    assert "failed" not in run(args(dump, allow_quarantined=True))
+
+
+def test_dump_without_custom_format(dump, cluster):
+    data = mf.read_manifest(str(dump))
+    rewrite_manifest(dump, files=[f for f in data["files"] if f["format"] != "custom"])
+    result = run(args(dump))
+    assert result["msg"] == ("the dump in %s has no custom-format file (it holds schema): pg_restore needs one; dump with "
+                             "formats including custom" % dump)
+
+
+def test_not_a_dump_manifest(dump, cluster):
+    rewrite_manifest(dump, kind="neo4j_export")
+    assert run(args(dump))["msg"] == "%s describes a 'neo4j_export', not a pgvector_dump" % (dump / "manifest.json")
+
+
+def test_no_manifest(tmp_path, cluster):
+    assert run(args(tmp_path))["msg"].startswith("no manifest at %s" % (tmp_path / "manifest.json"))
+
+
+def test_refuses_a_database_that_is_not_empty(dump, cluster):
+    cluster.databases["mem0_restore"] = dict(SEEDED)
+    result = run(args(dump))
+    assert result["msg"] == ("database 'mem0_restore' is not empty (4 relations; tables: mem0migrations, memories): refusing "
+                             "to restore over it; set clean=true to replace the objects of the dump in it, or restore into "
+                             "a new target_db")
+    assert cluster.runner.calls == []
+
+
+def test_clean_restores_over_a_database(dump, cluster):
+    cluster.databases["mem0_restore"] = {"mark_carey/sap": 3}
+    result = run(args(dump, clean=True))
+    assert "failed" not in result and result["cleaned"] is True and result["created"] is False
+    ((argv, dummy),) = cluster.runner.calls
+    assert "--clean" in argv and "--if-exists" in argv
+    assert not any(sql.startswith("CREATE DATABASE") for dummy, sql in cluster.statements)
+
+
+def test_refuses_a_missing_database_without_create(dump, cluster):
+    assert run(args(dump, create=False))["msg"] == "database 'mem0_restore' does not exist: create it, or set create=true"
+
+
+def test_pg_restore_too_old_for_the_dump(dump, cluster):
+    cluster.runner.version = b"pg_restore (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"
+    result = run(args(dump))
+    assert result["msg"] == ("pg_restore 15.18 on the managed host cannot read a dump made by pg_dump 17.11: use "
+                             "connect_via=docker_exec to run the pg_restore of the database container, or point bin_dir at "
+                             "a PostgreSQL 17 client")
+
+
+def test_failed_restore_drops_the_database_it_created(dump, cluster):
+    cluster.runner.fail = b'pg_restore: error: could not execute query: ERROR:  type "vector" does not exist'
+    result = run(args(dump))
+    assert result["msg"] == ('pg_restore (all sections) failed with exit code 1: pg_restore: error: could not execute query: '
+                             'ERROR:  type "vector" does not exist; database \'mem0_restore\', created for this restore, '
+                             'was dropped again')
+    assert "mem0_restore" not in cluster.databases
+
+
+def test_count_mismatch_fails_with_the_differences(dump, cluster):
+    cluster.restored_namespaces = dict(SEEDED, **{"mark_carey/booking": 30})
+    result = run(args(dump))
+    assert result["msg"] == ("database 'mem0_restore' does not hold what the manifest says (left in place for inspection): "
+                             "memories in namespace 'mark_carey/booking': manifest 33, restored 30; memories in total: "
+                             "manifest 1968, restored 1965; rows of memories: manifest 1968, restored 1965")
+    assert "mem0_restore" in cluster.databases
+
+
+def test_check_mode_changes_nothing(dump, cluster):
+    result = run(args(dump, _ansible_check_mode=True))
+    assert result["changed"] is True and result["created"] is True and result["checksums_verified"] is True
+    assert cluster.statements == [] and cluster.runner.calls == [] and cluster.runner.staged == []
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"jobs": 0}, "jobs must be at least 1; got 0"),
+    ({"maintenance_work_mem": "1GB -c fsync=off"}, "maintenance_work_mem must be a size such as 512MB or 1GB"),
+    ({"max_parallel_maintenance_workers": -1}, "max_parallel_maintenance_workers must not be negative; got -1"),
+])
+def test_bad_inputs(dump, cluster, extra, message):
+    assert message in run(args(dump, **extra))["msg"]
+
+
+def test_docker_runner_stage_checks_the_copy(tmp_path, monkeypatch):
+    """The copy inside the container is checked with sha256sum; a mismatch refuses to restore."""
+    path = tmp_path / "x.dump"
+    path.write_bytes(b"PGDMP")
+
+    class Api:
+        def __init__(self):
+            self.archives = []
+
+        def put_archive(self, container, directory, data):
+            self.archives.append((container, directory, b"".join(data)))
+
+    class Runner(pgvector_restore.DockerRunner):
+        def __init__(self):  # pylint: disable=super-init-not-called
+            self.module = type("M", (), {"params": {"container_tmpdir": "/tmp/", "container": "pg"}})()
+            self.container_id = "cid"
+            self.api = Api()
+            self.workdir = None
+            self.commands = []
+
+        def run(self, argv, env=None):
+            self.commands.append(argv)
+            if argv[0] == "mktemp":
+                return 0, b"/tmp/mem0ops-restore.abc123\n", b""
+            if argv[0] == "df":
+                return 0, b"Filesystem 1024-blocks Used Available Capacity Mounted\noverlay 100 1 99999 1% /\n", b""
+            if argv[0] == "sha256sum":
+                return 0, b"0123  /tmp/mem0ops-restore.abc123/x.dump\n", b""
+            return 0, b"", b""
+
+    runner = Runner()
+    with pytest.raises(pgvector_restore.RestoreError, match="the copy of the dump in container pg has sha256 0123, the manifest says abcd"):
+        runner.stage(str(path), "abcd")
+    assert runner.commands[0] == ["mktemp", "-d", "/tmp/mem0ops-restore.XXXXXX"]
+    assert runner.api.archives[0][:2] == ("cid", "/tmp/mem0ops-restore.abc123")
+    runner.unstage()
+    assert runner.commands[-1] == ["rm", "-rf", "--", "/tmp/mem0ops-restore.abc123"] and runner.workdir is None
+    assert os.path.exists(path)

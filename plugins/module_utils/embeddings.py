@@ -43,3 +43,37 @@ def declared_dims(type_name):
     """'vector(768)' -> 768; None for anything else."""
     match = _VECTOR_TYPE.match(type_name or "")
     return int(match.group(1)) if match else None
+
+
+# The model mem0's embedder uses when its config names none (mem0ai 2.x).
+MEM0_DEFAULT_MODELS = {
+    "openai": "text-embedding-3-small",
+    "ollama": "nomic-embed-text",
+}
+
+# Models whose API returns a shorter vector on request (OpenAI's `dimensions` field). mem0's openai
+# embedder sends embedding_dims as `dimensions` whenever it is set, so there the configured size is
+# what comes back; every other model returns its own size whatever mem0 is told.
+SHORTENABLE_MODELS = frozenset({"text-embedding-3-small", "text-embedding-3-large"})
+SHORTENING_PROVIDERS = frozenset({"openai"})
+
+
+def default_model(provider):
+    """The model mem0 falls back to for this embedder provider, or None."""
+    return MEM0_DEFAULT_MODELS.get((provider or "").strip().lower())
+
+
+def models_with_dims(dims) -> list:
+    """Known model names that return this many dims, in KNOWN_DIMS order (the usual one first)."""
+    return [name for name, value in KNOWN_DIMS.items() if value == dims]
+
+
+def returned_dims(provider, model, configured=None):
+    """What the model returns when mem0 calls it: its known size, or the configured one for a
+    shortenable model called through a provider that passes it on; None when the model is unknown."""
+    native = known_dims(model)
+    if (native is not None and configured and configured <= native
+            and (provider or "").strip().lower() in SHORTENING_PROVIDERS
+            and normalise_model(model) in SHORTENABLE_MODELS):
+        return configured
+    return native

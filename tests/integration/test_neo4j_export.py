@@ -406,8 +406,8 @@ def test_import_refuses_a_tampered_export(run, lab_export, target, tmp_path):
     assert target.query("MATCH (n) RETURN count(n) AS n") == [{"n": 0}]
 
 
-def test_without_apoc_the_driver_format_carries_every_type_and_the_schema(run, lab_export, throwaway_apoc,
-                                                                         throwaway_noapoc, tmp_path):
+def test_without_apoc_the_driver_format_carries_every_type_and_the_schema(
+        run, lab_export, throwaway_apoc, throwaway_noapoc, tmp_path):
     plain, target = throwaway_noapoc, throwaway_apoc
     plain.wipe()
     target.wipe()

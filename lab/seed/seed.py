@@ -5,7 +5,8 @@ its indexes and history.db are exactly what mem0 writes. The entity graph is wri
 Neo4j driver in mem0's graph-memory shape (mem0 <= 1.0.x). A ``mem0migrations`` row is added as
 mem0 1.x and telemetry-on installs have one; it is not a memory.
 
-Secrets come from the environment (PGPASSWORD, NEO4J_PASSWORD), never from the command line.
+Secrets come from the environment (PGPASSWORD, NEO4J_PASSWORD) or, with --secrets-stdin, from a JSON object with
+those keys on standard input; never from the command line.
 Run from the lab directory:  python -m seed.seed --help
 Prints one JSON line: what it found, what it did, and the counts after.
 """
@@ -223,12 +224,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--force", action="store_true", help="wipe and reseed even when the data set is there")
     p.add_argument("--scale", type=int, default=0,
                    help="extra bulk memories for benchmarks, with the dims the table was created with")
+    p.add_argument("--secrets-stdin", action="store_true",
+                   help="read PGPASSWORD and NEO4J_PASSWORD from a JSON object on standard input")
     return p.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="seed: %(message)s", stream=sys.stderr)
     args = parse_args(argv)
+    if args.secrets_stdin:
+        secrets = json.load(sys.stdin)
+        os.environ.update({key: str(secrets[key]) for key in ("PGPASSWORD", "NEO4J_PASSWORD") if key in secrets})
     if "PGPASSWORD" not in os.environ or "NEO4J_PASSWORD" not in os.environ:
         raise SystemExit("PGPASSWORD and NEO4J_PASSWORD must be set in the environment")
     driver = GraphDatabase.driver(args.neo4j_uri, auth=(args.neo4j_user, os.environ["NEO4J_PASSWORD"]))

@@ -12,6 +12,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 include mk/gates.mk
+include mk/bench.mk
 
 .PHONY: help demo test venv engine lab lab-down status integration
 
@@ -38,7 +39,7 @@ status: venv collection-link
 	$(PLAYBOOK) playbooks/status.yml
 
 demo: lab
-	$(PLAYBOOK) playbooks/status.yml
+	$(PLAYBOOK) playbooks/reset.yml --check
 
 integration: lab
 	$(VENV)/bin/pytest -m integration tests/integration
@@ -46,5 +47,6 @@ integration: lab
 test: lab lint sanity unit integration molecule
 
 .PHONY: molecule
+MOLECULE_SCENARIOS ?= lab services check reset restore schedule
 molecule: lab
-	cd $(CURDIR) && $(VENV)/bin/molecule test -s lab
+	cd $(CURDIR) && for s in $(MOLECULE_SCENARIOS); do $(VENV)/bin/molecule test -s $$s || exit 1; done

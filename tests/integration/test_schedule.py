@@ -344,3 +344,17 @@ def test_a_bad_job_definition_is_refused_before_anything_changes(tmp_path):
     assert report["rc"] != 0
     assert "hour=25" in report["raw"]
     assert crontab() == before and not sched.dir.exists()
+
+
+def test_a_scheduled_backup_run_produces_a_valid_set(schedule, stack):
+    """The whole chain as cron runs it: the hourly wrapper, an empty environment, backup.yml against the lab."""
+    hourly = Path(stack["backup_root"]) / "hourly"
+    before = set(hourly.iterdir()) if hourly.is_dir() else set()
+    schedule.run()
+    proc = run_wrapper(schedule.wrapper("backup_hourly"))
+    assert proc.returncode == 0, schedule.log("backup_hourly")[-3000:]
+    new = sorted(p for p in set(hourly.iterdir()) - before if not p.name.startswith("."))
+    assert len(new) == 1, new
+    manifest = json.loads((new[0] / "manifest.json").read_text())
+    assert manifest["status"] == "valid" and manifest["tier"] == "hourly"
+    assert manifest["counts"]["memories"]["total"] > 0

@@ -408,7 +408,6 @@ verified:
 import hashlib
 import json
 import os
-import re
 import shutil
 import time
 import traceback
@@ -417,23 +416,13 @@ from datetime import datetime, timezone
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
+from ansible_collections.mem0ops.stack.plugins.module_utils.backup_set import (
+    KIND, MARKER, PART_KINDS, PARTS, STATUS_PLANNED, TIERS, SetError, dotted, final_path, good_description, human,
+    is_timestamp, keep_counts, latest_good, partial_path, percent, public, rotation_plan, scan, short, walk_files)
+from ansible_collections.mem0ops.stack.plugins.module_utils.secrets import (
+    env_secrets, env_variables, redact_file, secret_needles)
 
-KIND = "backup_set"
 STATES = ("present", "rotated", "info", "copied")
-TIERS = ("hourly", "daily", "weekly", "monthly", "manual", "pre-reset", "pre-restore")
-DEFAULT_KEEP = {"hourly": 24, "daily": 7, "weekly": 4, "monthly": 12, "manual": 10, "pre-reset": 10, "pre-restore": 10}
-PARTS = ("postgres", "neo4j", "history", "config")
-PART_KINDS = {"postgres": "pgvector_dump", "neo4j": "neo4j_export", "history": "sqlite_backup"}
-TIMESTAMP_RE = re.compile(r"^\d{8}_\d{6}$")
-PARTIAL_RE = re.compile(r"^\.(\d{8}_\d{6})\.partial$")
-TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
-MARKER = "QUARANTINED.txt"
-SECRET_NAME_RE = re.compile(r"PASS|SECRET|TOKEN|KEY|AUTH|CREDENTIAL", re.IGNORECASE)
-MIN_SECRET_LENGTH = 4
-REDACTED = b"***REDACTED***"
-SCAN_LIMIT = 64 << 20
-STATUS_PLANNED = "planned"
-STATUS_UNKNOWN = "unknown"
 FINGERPRINT_FIELDS = (
     ("postgres.system_identifier", "PostgreSQL system identifier (another cluster)"),
     ("postgres.database", "database name"),
@@ -446,27 +435,9 @@ FINGERPRINT_FIELDS = (
 )
 
 
-class SetError(Exception):
-    """A failure with a message that says what happened and what to do."""
-
-
-# --- pure helpers (unit-tested) -----------------------------------------------------------------------------
-
-def parse_timestamp(name: str):
-    try:
-        return datetime.strptime(name, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def human(size) -> str:
-    size = float(size or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return "%d B" % size if unit == "B" else "%.1f %s" % (size, unit)
-        size /= 1024.0
-    return "%d B" % size
-
+# --- the gate (unit-tested) ---------------------------------------------------------------------------------
+# The set's layout, scan, selection, verification and rotation plan are module_utils.backup_set's; what is a
+# secret and how it is redacted, module_utils.secrets'.
 
 def selected(per_namespace: dict, prefix) -> int:
     return sum(int(n) for ns, n in (per_namespace or {}).items() if not prefix or ns.startswith(prefix))
@@ -474,23 +445,6 @@ def selected(per_namespace: dict, prefix) -> int:
 
 def scope(prefix) -> str:
     return " under %r" % prefix if prefix else ""
-
-
-def percent(value) -> str:
-    return ("%.1f" % value).rstrip("0").rstrip(".") if value != int(value) else "%d" % value
-
-
-def dotted(data: dict, field: str):
-    for key in field.split("."):
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def short(value) -> str:
-    text = "%s" % value
-    return text[:12] + "..." if len(text) == 64 and re.match(r"^[0-9a-fA-F]+$", text) else text
 
 
 def fingerprint_sha256(identity: dict) -> str:
@@ -556,187 +510,19 @@ def gate(current: dict, baseline, min_memories: int, max_drop_percent: float, ac
     return problems, accepted, changes
 
 
-def rotation_plan(sets: list, partials: list, keep: dict, keep_quarantined: int, keep_quarantined_days,
-                  stale_partial_hours: float, now: datetime) -> tuple:
-    """(delete, kept): lists of (entry, reason). Only valid sets count toward ``keep``."""
-    delete, kept = [], []
-    good = [s for s in sets if s["status"] == mf.STATUS_VALID]
-    last_good = max(good, key=lambda s: (s["timestamp"], s["tier"])) if good else None
-    for tier in TIERS:
-        tier_sets = sorted((s for s in sets if s["tier"] == tier), key=lambda s: s["timestamp"], reverse=True)
-        valid = [s for s in tier_sets if s["status"] == mf.STATUS_VALID]
-        limit = keep.get(tier, DEFAULT_KEEP[tier])
-        for index, entry in enumerate(valid):
-            if index < limit:
-                kept.append((entry, "one of the newest %d valid %s sets" % (limit, tier)))
-            elif entry is last_good:
-                kept.append((entry, "the last good set"))
-            else:
-                delete.append((entry, "valid, beyond keep %s=%d" % (tier, limit)))
-        quarantined = [s for s in tier_sets if s["status"] == mf.STATUS_QUARANTINED]
-        for index, entry in enumerate(quarantined):
-            age_days = (now - parse_timestamp(entry["timestamp"])).total_seconds() / 86400.0
-            if index == 0:
-                kept.append((entry, "the newest quarantined %s set" % tier))
-            elif index >= keep_quarantined:
-                delete.append((entry, "quarantined, beyond keep_quarantined=%d" % keep_quarantined))
-            elif keep_quarantined_days is not None and age_days > keep_quarantined_days:
-                delete.append((entry, "quarantined, older than keep_quarantined_days=%d" % keep_quarantined_days))
-            else:
-                kept.append((entry, "quarantined, kept for inspection"))
-        for entry in tier_sets:
-            if entry["status"] not in (mf.STATUS_VALID, mf.STATUS_QUARANTINED):
-                kept.append((entry, "no readable backup set manifest: never deleted by rotation"))
-    for entry in partials:
-        if entry["age_hours"] >= stale_partial_hours:
-            delete.append((entry, "partial set not modified for %.1f hours (stale_partial_hours=%s)"
-                           % (entry["age_hours"], percent(stale_partial_hours))))
-    return delete, kept
-
-
-def env_variables(path) -> list:
-    """(name, value) of each assignment of an env file, quotes removed; comments and blank lines skipped."""
-    with open(path, "rb") as handle:
-        text = handle.read().decode("utf-8", errors="replace")
-    variables = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[len("export "):].lstrip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, dummy, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        variables.append((name.strip(), value))
-    return variables
-
-
-def env_secrets(path) -> list:
-    """Values of the secret-looking variables of an env file."""
-    if not path or not os.path.isfile(path):
-        return []
-    return [value for name, value in env_variables(path)
-            if SECRET_NAME_RE.search(name) and value and not value.startswith("${")]
-
-
 def env_fingerprint(path) -> str:
     """sha256 of an env file's variables (sorted NAME=value lines), so that comments and order do not count."""
     lines = sorted("%s=%s" % pair for pair in env_variables(path))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def secret_needles(secrets: list) -> list:
-    """Byte strings to look for: each secret as is and as it appears inside a JSON string, longest first."""
-    needles = set()
-    for value in secrets:
-        if value and len(value) >= MIN_SECRET_LENGTH:
-            needles.add(value.encode())
-            needles.add(json.dumps(value)[1:-1].encode())
-    return sorted(needles, key=len, reverse=True)
-
-
-def redact_file(path: str, needles: list, write: bool = True) -> int:
-    """Replace every needle in the file with REDACTED; returns how many were found."""
-    if not needles or os.path.getsize(path) > SCAN_LIMIT:
-        return 0
-    with open(path, "rb") as handle:
-        data = handle.read()
-    found = 0
-    for needle in needles:
-        count = data.count(needle)
-        if count:
-            found += count
-            data = data.replace(needle, REDACTED)
-    if found and write:
-        partial = mf.partial_path(path)
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        mf.commit_file(partial, path)
-    return found
-
-
-def walk_files(base: str) -> list:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        for name in sorted(filenames):
-            out.append(os.path.join(dirpath, name))
-    return out
-
-
-# --- reading sets -------------------------------------------------------------------------------------------
-
-def describe_set(path: str, tier: str, timestamp: str) -> dict:
-    entry = {"path": path, "tier": tier, "timestamp": timestamp, "status": STATUS_UNKNOWN, "memories": None,
-             "graph_nodes": None, "size_bytes": None, "created_at": None, "problems": []}
-    try:
-        data = mf.read_manifest(path)
-    except mf.ManifestError as exc:
-        entry["problems"] = [str(exc)]
-        return entry
-    if data.get("kind") != KIND:
-        entry["problems"] = ["%s is a %r manifest, not a backup set manifest" % (mf.manifest_path(path), data.get("kind"))]
-        return entry
-    status = data.get("status")
-    entry["status"] = status if status in (mf.STATUS_VALID, mf.STATUS_QUARANTINED) else STATUS_UNKNOWN
-    entry["memories"] = dotted(data, "counts.memories.total")
-    entry["graph_nodes"] = dotted(data, "counts.graph.nodes")
-    entry["size_bytes"] = data.get("size_bytes")
-    entry["created_at"] = data.get("created_at")
-    entry["problems"] = list(data.get("problems") or [])
-    entry["_manifest"] = data
-    return entry
-
-
-def scan(root: str, now: float) -> tuple:
-    """(sets, partials) under root, newest first."""
-    sets, partials = [], []
-    for tier in TIERS:
-        tier_dir = os.path.join(root, tier)
-        if not os.path.isdir(tier_dir) or os.path.islink(tier_dir):
-            continue
-        for name in os.listdir(tier_dir):
-            path = os.path.join(tier_dir, name)
-            if os.path.islink(path) or not os.path.isdir(path):
-                continue
-            match = PARTIAL_RE.match(name)
-            if match and parse_timestamp(match.group(1)):
-                mtime = max([os.path.getmtime(p) for p in walk_files(path)] + [os.path.getmtime(path)])
-                partials.append({"path": path, "tier": tier, "timestamp": match.group(1), "status": "partial",
-                                 "age_hours": round((now - mtime) / 3600.0, 2)})
-            elif TIMESTAMP_RE.match(name) and parse_timestamp(name):
-                sets.append(describe_set(path, tier, name))
-    sets.sort(key=lambda s: (s["timestamp"], s["tier"]), reverse=True)
-    partials.sort(key=lambda s: (s["timestamp"], s["tier"]), reverse=True)
-    return sets, partials
-
-
-def public(entry: dict) -> dict:
-    return {k: v for k, v in entry.items() if not k.startswith("_")}
-
-
-def latest_good(sets: list, exclude=None):
-    for entry in sets:
-        if entry["status"] == mf.STATUS_VALID and entry["path"] != exclude:
-            return entry
-    return None
-
-
-def good_description(entry):
-    if entry is None:
-        return None
-    out = public(entry)
-    out["manifest"] = os.path.join(entry["path"], mf.MANIFEST_NAME)
-    for part in PARTS:
-        out["%s_manifest" % part] = None
-        if dotted(entry.get("_manifest", {}), "parts.%s.present" % part):
-            candidate = os.path.join(entry["path"], part, mf.MANIFEST_NAME)
-            out["%s_manifest" % part] = candidate if os.path.isfile(candidate) else None
-    out["per_namespace"] = dotted(entry.get("_manifest", {}), "counts.memories.per_namespace")
-    return out
+def write_private(path: str, data: bytes) -> None:
+    """Replace a file's content atomically, mode 0600."""
+    partial = mf.partial_path(path)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    mf.commit_file(partial, path)
 
 
 # --- the module ---------------------------------------------------------------------------------------------
@@ -757,10 +543,9 @@ class BackupSet:
         tier, stamp = self.params["tier"], self.params["timestamp"]
         if not tier or not stamp:
             raise SetError("state=present needs tier and timestamp (the set %s/<YYYYmmdd_HHMMSS> to finalise)" % self.root)
-        if not TIMESTAMP_RE.match(stamp) or not parse_timestamp(stamp):
+        if not is_timestamp(stamp):
             raise SetError("timestamp must be YYYYmmdd_HHMMSS; got %r" % stamp)
-        final = os.path.join(self.root, tier, stamp)
-        partial = os.path.join(self.root, tier, ".%s.partial" % stamp)
+        final, partial = final_path(self.root, tier, stamp), partial_path(self.root, tier, stamp)
         self.results.update(path=final, tier=tier, timestamp=stamp, manifest=os.path.join(final, mf.MANIFEST_NAME))
         if not os.path.isdir(partial):
             if os.path.isfile(os.path.join(final, mf.MANIFEST_NAME)):
@@ -888,7 +673,7 @@ class BackupSet:
             in_config = rel.split(os.sep)[0] == "config" and os.path.basename(rel) != "env.vault"
             if not in_config and os.path.basename(rel) != mf.MANIFEST_NAME:
                 continue
-            found = redact_file(path, needles, write=not self.check_mode)
+            found = redact_file(path, needles, write=not self.check_mode, writer=write_private)
             if found and in_config:
                 redacted.append({"file": rel, "count": found})
             elif found:
@@ -1036,17 +821,7 @@ class BackupSet:
 
     # -- rotated ------------------------------------------------------------------------------------------
     def rotated(self):
-        keep = dict(DEFAULT_KEEP)
-        for tier, count in (self.params["keep"] or {}).items():
-            if tier not in TIERS:
-                raise SetError("keep names an unknown tier %r; the tiers are %s" % (tier, ", ".join(TIERS)))
-            try:
-                count = int(count)
-            except (TypeError, ValueError):
-                raise SetError("keep.%s must be a number of sets; got %r" % (tier, count))
-            if count < 0:
-                raise SetError("keep.%s must not be negative; got %d" % (tier, count))
-            keep[tier] = count
+        keep = keep_counts(self.params["keep"])
         if self.params["keep_quarantined"] < 0:
             raise SetError("keep_quarantined must not be negative")
         now = time.time()

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mem0ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The backup set: layout, scan, selection, verification and the rotation plan."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from ansible_collections.mem0ops.stack.plugins.module_utils import backup_set as bset
+from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
+from ansible_collections.mem0ops.stack.tests.unit.plugins.modules.test_mem0_backup_set import (
+    PREFIX, SEEDED, backup, stamp, write_json)
+
+
+def test_layout_and_naming():
+    assert bset.final_path("/b", "daily", "20260101_023000") == "/b/daily/20260101_023000"
+    assert bset.partial_path("/b", "daily", "20260101_023000") == "/b/daily/.20260101_023000.partial"
+    assert bset.is_timestamp("20260101_023000") and not bset.is_timestamp("20261301_023000")
+    assert not bset.is_timestamp("latest")
+    assert bset.set_dir("/b/daily/20260101_023000/manifest.json") == "/b/daily/20260101_023000"
+    assert bset.set_dir("/b/daily/20260101_023000//") == "/b/daily/20260101_023000"
+    now = datetime(2026, 1, 1, 3, 30, tzinfo=timezone.utc)
+    assert bset.age_seconds("20260101_023000", now) == 3600
+    assert bset.age_seconds("nonsense", now) is None
+
+
+def sets_on_disk(tmp_path):
+    backup(tmp_path, "daily", stamp(0), namespace_prefix=PREFIX)
+    backup(tmp_path, "daily", stamp(1), set_kwargs={"namespaces": {}, "nodes": 0})  # quarantined: empty
+    backup(tmp_path, "pre-restore", stamp(2))
+    (tmp_path / "daily" / ".20260101_000000.partial").mkdir()
+    (tmp_path / "daily" / "not-a-set").mkdir()
+    (tmp_path / "other-tier" / stamp(3)).mkdir(parents=True)
+    return bset.scan(str(tmp_path), time.time())
+
+
+def test_scan_lists_sets_newest_first_and_partials_and_ignores_the_rest(tmp_path):
+    sets, partials = sets_on_disk(tmp_path)
+    assert [(s["tier"], s["timestamp"], s["status"]) for s in sets] == [
+        ("pre-restore", stamp(2), "valid"), ("daily", stamp(1), "quarantined"), ("daily", stamp(0), "valid")]
+    assert sets[2]["memories"] == sum(SEEDED.values())
+    assert [p["timestamp"] for p in partials] == ["20260101_000000"]
+    assert "_manifest" not in bset.public(sets[0])
+
+
+def test_select_by_timestamp_path_or_newest_valid_with_tiers_left_out(tmp_path):
+    sets, dummy = sets_on_disk(tmp_path)
+    root = str(tmp_path)
+    assert bset.select(root, sets, stamp(1)) == str(tmp_path / "daily" / stamp(1))
+    assert bset.select(root, sets, "/x/daily/%s/manifest.json" % stamp(0)) == "/x/daily/%s" % stamp(0)
+    assert bset.select(root, sets, "") == str(tmp_path / "pre-restore" / stamp(2))
+    assert bset.select(root, sets, None, exclude_tiers=["pre-restore"]) == str(tmp_path / "daily" / stamp(0))
+
+
+def test_select_names_the_newest_sets_when_there_is_no_such_set(tmp_path):
+    sets, dummy = sets_on_disk(tmp_path)
+    with pytest.raises(bset.SetError) as exc:
+        bset.select(str(tmp_path), sets, "20991231_000000")
+    assert str(exc.value) == "no backup set has the timestamp 20991231_000000; the newest sets: %s valid, %s quarantined, %s valid" % (
+        tmp_path / "pre-restore" / stamp(2), tmp_path / "daily" / stamp(1), tmp_path / "daily" / stamp(0))
+    with pytest.raises(bset.SetError) as exc:
+        bset.select(str(tmp_path), sets, "", exclude_tiers=["pre-restore", "daily"])
+    assert str(exc.value).startswith("no valid backup set under %s (tiers pre-restore, daily left out); the newest sets: "
+                                     % tmp_path)
+    with pytest.raises(bset.SetError) as exc:
+        bset.select(str(tmp_path / "empty"), [], "", none_hint="nothing to drill")
+    assert str(exc.value) == "no valid backup set under %s: nothing to drill; the newest sets: none" % (tmp_path / "empty")
+
+
+def test_read_set_manifest_refuses_another_kind_of_manifest(tmp_path):
+    write_json(tmp_path / "x" / "manifest.json", dict(mf.new_manifest("pgvector_dump")))
+    with pytest.raises(bset.SetError) as exc:
+        bset.read_set_manifest(str(tmp_path / "x"))
+    assert str(exc.value) == "%s/manifest.json is not a backup set manifest (kind pgvector_dump)" % (tmp_path / "x")
+    with pytest.raises(bset.SetError) as exc:
+        bset.read_set_manifest(str(tmp_path / "absent"))
+    assert "no manifest at" in str(exc.value)
+
+
+def test_missing_parts():
+    data = {"parts": {"postgres": {"present": True}, "neo4j": {"present": False}}}
+    assert bset.present_parts(data) == ["postgres"]
+    assert bset.missing_parts(data, ["postgres", "neo4j", "history"]) == ["neo4j", "history"]
+    assert bset.missing_parts(data, []) == []
+
+
+def test_verify_set_names_each_missing_or_different_file(tmp_path):
+    backup(tmp_path, "daily", stamp(0))
+    path = tmp_path / "daily" / stamp(0)
+    data = mf.read_manifest(str(path))
+    assert bset.verify_set(data, str(path)) == []
+    dump = next(f for f in data["files"] if f["name"].startswith("postgres/") and f["name"].endswith(".dump"))
+    (path / dump["name"]).write_bytes(b"forged")
+    history = next(f for f in data["files"] if f["name"].startswith("history/") and f["name"].endswith(".db"))
+    os.unlink(str(path / history["name"]))
+    problems = bset.verify_set(data, str(path))
+    assert problems[0] == "%s: missing" % history["name"] or problems[1] == "%s: missing" % history["name"]
+    forged = [p for p in problems if p.startswith(dump["name"])][0]
+    assert forged == "%s: size 6 sha256 %s..., the manifest says size %d sha256 %s..." % (
+        dump["name"], mf.sha256_file(str(path / dump["name"]))[:12], dump["size"], dump["sha256"][:12])
+    assert len(problems) == 2
+
+
+def test_keep_counts_defaults_and_errors():
+    assert bset.keep_counts({"daily": "14"})["daily"] == 14
+    assert bset.keep_counts(None) == bset.DEFAULT_KEEP
+    for keep, text in (({"yearly": 1}, "keep names an unknown tier 'yearly'"), ({"daily": "x"}, "keep.daily must be a number"),
+                       ({"daily": -1}, "keep.daily must not be negative")):
+        with pytest.raises(bset.SetError) as exc:
+            bset.keep_counts(keep)
+        assert str(exc.value).startswith(text)

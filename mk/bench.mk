@@ -1,7 +1,11 @@
-# Benchmark of the backup's PostgreSQL part against pg_dump / pg_restore, included from the top-level Makefile.
-#   make bench   [BENCH_SIZES="2000 20000 200000"] [BENCH_SKIP=gzip9,restore_default] [BENCH_DIMS=1536]
-# Works in scratch databases (mem0ops_bench*) of the lab's PostgreSQL, dropped at the end; writes
-# .build/bench/results.json, results.md and bench.png. See tests/bench/bench_backup.py.
+# Benchmark of the backup's PostgreSQL part against pg_dump / pg_restore, and of the memory count against the raw
+# GROUP BY in psql, included from the top-level Makefile.
+#   make bench   [BENCH_SIZES="2000 20000 200000"] [BENCH_RUNS=3] [BENCH_COUNT_ROWS=1000000] [BENCH_DIMS=1536]
+#                [BENCH_SKIP=gzip9,restore_default] [BENCH_JOBS=2] [BENCH_WORKERS=2] [BENCH_COUNT_DIMS=768]
+# Every figure is the median of BENCH_RUNS runs, each the wall clock of one process from start to exit, ours and the
+# anchors alike; BENCH_COUNT_ROWS=0 skips the count. Works in scratch databases (mem0ops_bench*) of the lab's
+# PostgreSQL, dropped at the end; writes .build/bench/results.json, results.md and bench.png, and prints the table
+# with every target's verdict. See tests/bench/bench_backup.py.
 # Including this file does not change the including Makefile's default goal.
 
 BENCH_DEFAULT_GOAL := $(.DEFAULT_GOAL)
@@ -9,8 +13,13 @@ BENCH_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 VENV ?= .venv
 PY ?= $(VENV)/bin/python
 BENCH_SIZES ?= 2000 20000 200000
+BENCH_RUNS ?= 3
 BENCH_SKIP ?=
 BENCH_DIMS ?= 1536
+BENCH_JOBS ?= 2
+BENCH_WORKERS ?= 2
+BENCH_COUNT_ROWS ?= 1000000
+BENCH_COUNT_DIMS ?= 768
 
 BENCH_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 
@@ -22,7 +31,9 @@ $(VENV)/.bench-installed: $(BENCH_ROOT)/requirements-bench.txt $(VENV)/.installe
 	touch $@
 
 bench: lab bench-venv
-	cd $(BENCH_ROOT) && ANSIBLE_CONFIG=$(BENCH_ROOT)/ansible.cfg BENCH_SIZES="$(BENCH_SIZES)" BENCH_SKIP="$(BENCH_SKIP)" \
-		BENCH_DIMS="$(BENCH_DIMS)" $(abspath $(PY)) -m tests.bench.bench_backup
+	cd $(BENCH_ROOT) && ANSIBLE_CONFIG=$(BENCH_ROOT)/ansible.cfg BENCH_SIZES="$(BENCH_SIZES)" BENCH_RUNS="$(BENCH_RUNS)" \
+		BENCH_SKIP="$(BENCH_SKIP)" BENCH_DIMS="$(BENCH_DIMS)" BENCH_JOBS="$(BENCH_JOBS)" BENCH_WORKERS="$(BENCH_WORKERS)" \
+		BENCH_COUNT_ROWS="$(BENCH_COUNT_ROWS)" BENCH_COUNT_DIMS="$(BENCH_COUNT_DIMS)" \
+		$(abspath $(PY)) -m tests.bench.bench_backup
 
 .DEFAULT_GOAL := $(BENCH_DEFAULT_GOAL)

@@ -32,8 +32,8 @@ The boundary, the same for every method
     container that receives the dump on stdin, stores it, creates the database and runs pg_restore on the file (with
     --jobs pg_restore needs a file; ours too copies its dump into the container and creates the database);
   - ours is the module run as a process, `python -m ansible_collections.mem0ops.stack.plugins.modules.<module>` with
-    its arguments as JSON on stdin, which is what Ansible runs on the managed host; it reaches PostgreSQL through the
-    same docker exec (connect_via docker_exec).
+    its arguments as JSON on stdin, which is what Ansible runs on the managed host; it reaches PostgreSQL inside the
+    same container (connect_via docker_exec, an exec through the Docker API).
   Why this boundary: both sides pay their own process start-up and the trip into the container, and neither pays
   Ansible's controller-side cost (inventory, templating, shipping the module), which is the same for every task of
   every module; that cost is measured separately, as the row "ansible-playbook, one task" (an ansible.builtin.ping

@@ -1,10 +1,12 @@
-"""Small helpers shared by the lab apps: environment parsing and logging. Standard library only."""
+"""Small helpers shared by the lab apps: environment parsing, logging and the HTTP serve loop. Standard library only."""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NoReturn
 
 
@@ -20,6 +22,11 @@ def env_str(name: str, default: str | None = None) -> str:
             raise ConfigError(f"environment variable {name} is required")
         return default
     return value
+
+
+def env_optional(name: str) -> str | None:
+    """Return the environment variable ``name``, or None when it is unset or empty (an optional secret)."""
+    return os.environ.get(name) or None
 
 
 def env_int(name: str, default: int | None = None) -> int:
@@ -54,3 +61,30 @@ def fail(logger: logging.Logger, message: str, code: int = 2) -> NoReturn:
     """Log a fatal configuration error and exit (no traceback: the message says it all)."""
     logger.error(message)
     raise SystemExit(code)
+
+
+def serve_http(logger: logging.Logger, handler: type[BaseHTTPRequestHandler], port_env: str, default_port: int,
+               banner: str, banner_args: tuple = (), stopping: str = "stopping") -> None:
+    """Serve ``handler`` on LISTEN_HOST and the port in ``port_env`` until SIGTERM or Ctrl-C.
+
+    ``banner`` is logged with ``host, port, *banner_args`` once the socket listens; ``stopping`` when it stops.
+    A configuration error is logged and exits with code 2.
+    """
+    try:
+        host, port = listen_host(), env_int(port_env, default_port)
+    except ConfigError as exc:
+        fail(logger, str(exc))
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(0)  # as PID 1 in a container SIGTERM is ignored unless handled
+
+    signal.signal(signal.SIGTERM, stop)
+    logger.info(banner, host, port, *banner_args)
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        logger.info(stopping)
+    finally:
+        server.server_close()

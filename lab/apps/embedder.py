@@ -28,14 +28,13 @@ import hashlib
 import json
 import math
 import re
-import signal
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from apps.common import ConfigError, env_int, fail, listen_host, setup_logging
+from apps.common import serve_http, setup_logging
 
 LOG = setup_logging("embedder")
 VERSION = "0.6.3-lab"  # reported by /api/version; the lab pins the ollama client at 0.6.3
@@ -297,25 +296,8 @@ POST_ROUTES = {
 
 
 def main() -> None:
-    try:
-        host, port = listen_host(), env_int("EMBEDDER_PORT", 11434)
-    except ConfigError as exc:
-        fail(LOG, str(exc))
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-
-    def stop(signum: int, _frame: object) -> None:
-        raise SystemExit(0)  # as PID 1 in a container SIGTERM is ignored unless handled
-
-    signal.signal(signal.SIGTERM, stop)
-    LOG.info("embedder listening on http://%s:%d (models: %s)", host, port,
-             ", ".join(f"{m.name}={m.dims}" for m in MODELS.values()))
-    try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        LOG.info("embedder stopping")
-    finally:
-        server.server_close()
+    serve_http(LOG, Handler, "EMBEDDER_PORT", 11434, "embedder listening on http://%s:%d (models: %s)",
+               (", ".join(f"{m.name}={m.dims}" for m in MODELS.values()),), "embedder stopping")
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ from mem0 import Memory  # noqa: E402
 from mem0.exceptions import ValidationError as Mem0ValidationError  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 
-from apps.common import ConfigError, env_int, env_str, fail, listen_host, setup_logging  # noqa: E402
+from apps.common import ConfigError, env_int, env_optional, env_str, fail, listen_host, setup_logging  # noqa: E402
 
 LOG = setup_logging("mem0_server")
 MEM0_VERSION = version("mem0ai")
@@ -110,7 +110,7 @@ class Settings:
             ollama_base_url=env_str("OLLAMA_BASE_URL", "http://127.0.0.1:11434"),
             llm_model=env_str("LLM_MODEL", "llama3.1:8b"),
             history_db_path=env_str("HISTORY_DB_PATH", "/app/data/history.db"),
-            api_key=os.environ.get("MEM0_API_KEY") or None,
+            api_key=env_optional("MEM0_API_KEY"),
             port=env_int("MEM0_PORT", 8888),
             startup_timeout=env_int("MEM0_STARTUP_TIMEOUT", 180),
         )

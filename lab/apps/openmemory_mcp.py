@@ -39,7 +39,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Query
 
-from apps.common import ConfigError, env_int, env_str, fail, listen_host, setup_logging
+from apps.common import ConfigError, env_int, env_optional, env_str, fail, listen_host, setup_logging
 
 LOG = setup_logging("openmemory_mcp")
 DEFAULT_APP = "openmemory"
@@ -69,7 +69,7 @@ class Settings:
         return cls(
             db_path=env_str("OPENMEMORY_DB_PATH", "/app/openmemory/openmemory.db"),
             mem0_api_url=env_str("MEM0_API_URL", "http://127.0.0.1:8888").rstrip("/"),
-            mem0_api_key=os.environ.get("MEM0_API_KEY") or None,
+            mem0_api_key=env_optional("MEM0_API_KEY"),
             default_user=env_str("OPENMEMORY_USER_ID", "default_user"),
             port=env_int("OPENMEMORY_MCP_PORT", 8765),
         )

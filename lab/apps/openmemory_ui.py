@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import html
 import json
-import signal
 import urllib.error
 import urllib.parse
 import urllib.request
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from apps.common import ConfigError, env_int, env_str, fail, listen_host, setup_logging
+from apps.common import env_str, serve_http, setup_logging
 
 LOG = setup_logging("openmemory_ui")
 MCP_URL = env_str("MCP_URL", "http://127.0.0.1:8765").rstrip("/")
@@ -102,24 +101,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    try:
-        host, port = listen_host(), env_int("OPENMEMORY_UI_PORT", 3000)
-    except ConfigError as exc:
-        fail(LOG, str(exc))
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-
-    def stop(signum: int, _frame: object) -> None:
-        raise SystemExit(0)  # PID 1 ignores SIGTERM unless handled
-
-    signal.signal(signal.SIGTERM, stop)
-    LOG.info("OpenMemory UI stand-in on http://%s:%d, MCP %s", host, port, MCP_URL)
-    try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        LOG.info("OpenMemory UI stopping")
-    finally:
-        server.server_close()
+    serve_http(LOG, Handler, "OPENMEMORY_UI_PORT", 3000, "OpenMemory UI stand-in on http://%s:%d, MCP %s", (MCP_URL,),
+               "OpenMemory UI stopping")
 
 
 if __name__ == "__main__":

@@ -69,3 +69,30 @@ notes:
   - The modules connect to the PostgreSQL server of the mem0 stack, which is normally reachable on the loopback
     address only; run them on the host that runs the stack.
 """
+
+    # The modules that run the PostgreSQL client tools (pg_dump, pg_restore), with module_utils.postgres's runners.
+    CLIENT_TOOLS = r"""
+options:
+  bin_dir:
+    description:
+      - Directory of the PostgreSQL client tools (C(pg_dump), C(pg_restore)) to run with O(connect_via=tcp), for example
+        C(/usr/lib/postgresql/17/bin) or C(/opt/homebrew/opt/postgresql@17/bin).
+      - By default they are looked up in E(PATH).
+      - Not used with O(connect_via=docker_exec), which runs the client tools of the database container.
+    type: path
+notes:
+  - The password reaches the client tools through a temporary C(0600) password file (O(connect_via=tcp)) or the
+    environment of the process inside the container (O(connect_via=docker_exec)), never through their command line.
+"""
+
+    # The modules that read mem0's table of memories, with module_utils.mem0_data.
+    COLLECTION = r"""
+options:
+  collection:
+    description:
+      - Name of mem0's table of memories (the C(collection_name) of mem0's pgvector configuration; the mem0 server's
+        default is C(memories)).
+      - mem0's C(mem0migrations) table holds telemetry, not memories, and is never counted as memories.
+    type: str
+    default: memories
+"""

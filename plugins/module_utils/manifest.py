@@ -69,19 +69,35 @@ def commit_file(tmp_path: str, final_path: str) -> None:
     fsync_dir(os.path.dirname(os.path.abspath(final_path)))
 
 
-def write_json_atomic(path: str, data: dict, mode: int = 0o600) -> None:
+def write_text_atomic(path: str, text: str, mode: int = 0o600) -> None:
+    """Write a whole file under a temporary name in the same directory, then commit it to its name."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".partial", dir=directory)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+            handle.write(text)
         os.chmod(tmp, mode)
         commit_file(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_json_atomic(path: str, data: dict, mode: int = 0o600) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
+
+
+def load_json(path: str, error=ManifestError, missing: str = "there is no file %s",
+              unreadable: str = "cannot read %s: %s"):
+    """The JSON document in a file; a missing or unreadable file raises `error` with the message given."""
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise error(missing % path)
+    except (OSError, ValueError) as exc:
+        raise error(unreadable % (path, exc))
 
 
 def manifest_path(path: str) -> str:
@@ -91,13 +107,8 @@ def manifest_path(path: str) -> str:
 
 def read_manifest(path: str) -> dict:
     path = manifest_path(path)
-    try:
-        with open(path) as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise ManifestError("no manifest at %s: is this a backup made by mem0ops.stack?" % path)
-    except (OSError, ValueError) as exc:
-        raise ManifestError("cannot read the manifest %s: %s" % (path, exc))
+    data = load_json(path, missing="no manifest at %s: is this a backup made by mem0ops.stack?",
+                     unreadable="cannot read the manifest %s: %s")
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise ManifestError("%s is not a %s manifest" % (path, MANIFEST_FORMAT))
     return data

@@ -11,7 +11,13 @@ The password travels in the connection parameters or the exec environment, never
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
+import tarfile
+import tempfile
+import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -50,18 +56,40 @@ def postgres_argument_spec() -> dict:
     )
 
 
+def client_tools_argument_spec() -> dict:
+    """The options of doc fragment mem0ops.stack.postgres.client_tools."""
+    return dict(bin_dir=dict(type="path"))
+
+
 POSTGRES_REQUIRED_IF = [("connect_via", "docker_exec", ("container",))]
 
 
+APPLICATION_NAME = "mem0ops.stack"
+# How much of a client tool's stderr a message quotes, and how much of its output is kept.
+STDERR_LIMIT = 4000
+OUTPUT_LIMIT = 64 * STDERR_LIMIT
+CHUNK = 1 << 20
+
+
 class PostgresError(Exception):
-    """A failure to reach or query PostgreSQL, with what to check."""
+    """A failure to reach or query PostgreSQL, or of a client tool, with what to check."""
+
+
+def ensure_docker(module) -> None:
+    """Fail the module when it must reach the container and the Docker SDK is missing."""
+    if module.params["connect_via"] == "docker_exec" and not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
 
 
 def ensure_required_libs(module) -> None:
     if module.params["connect_via"] == "tcp" and not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
-    if module.params["connect_via"] == "docker_exec" and not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    ensure_docker(module)
+
+
+def quote_ident(name: str) -> str:
+    """An SQL identifier, quoted whatever it holds."""
+    return '"%s"' % name.replace('"', '""')
 
 
 def literal(value) -> str:
@@ -112,6 +140,11 @@ def explain_connect_error(params: dict, message: str) -> str:
     return "cannot connect to PostgreSQL at %s: %s; %s" % (where, message.strip().splitlines()[0] if message.strip() else "error", hint)
 
 
+def tool_env(params: dict) -> dict:
+    """The environment every client tool runs with (without the password)."""
+    return {"PGCONNECT_TIMEOUT": str(params["connect_timeout"]), "PGAPPNAME": APPLICATION_NAME}
+
+
 class PostgresClient:
     """Queries over TCP (psycopg2) or through `docker exec psql` in the database container."""
 
@@ -130,7 +163,7 @@ class PostgresClient:
                     host=self.params["login_host"], port=self.params["login_port"],
                     user=self.params["login_user"], password=self.params["login_password"],
                     dbname=self.params["db"], connect_timeout=self.params["connect_timeout"],
-                    application_name="mem0ops.stack")
+                    application_name=APPLICATION_NAME)
                 self._conn.autocommit = True
             except psycopg2.OperationalError as exc:
                 raise PostgresError(explain_connect_error(self.params, str(exc)))
@@ -177,7 +210,7 @@ class PostgresClient:
         return self._container
 
     def exec_env(self) -> dict:
-        env = {"PGCONNECT_TIMEOUT": str(self.params["connect_timeout"]), "PGAPPNAME": "mem0ops.stack"}
+        env = tool_env(self.params)
         if self.params.get("login_password"):
             env["PGPASSWORD"] = self.params["login_password"]
         return env
@@ -254,15 +287,247 @@ class PostgresClient:
             "AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2")
 
 
-def client_from_module(module) -> PostgresClient:
-    """Check the driver, then connect; a failure fails the module with what to check."""
-    ensure_required_libs(module)
+def require_login(module) -> None:
+    """Fail the module when it has no user or database to connect with."""
     for option in ("login_user", "db"):
         if not module.params.get(option):
             module.fail_json(msg="%s is required: set it from the inventory's PostgreSQL service" % option)
+
+
+def client_from_module(module) -> PostgresClient:
+    """Check the driver, then connect; a failure fails the module with what to check."""
+    ensure_required_libs(module)
+    require_login(module)
     client = PostgresClient(module.params)
     try:
         return client.connect()
     except PostgresError as exc:
         client.close()
         module.fail_json(msg=str(exc))
+
+
+# --- the client tools (pg_dump, pg_restore, psql): where they run -----------------------------------------------
+
+def tool_version(text: str, tool: str):
+    """'pg_dump (PostgreSQL) 17.11 (Debian 17.11-0+deb13u1)' -> (17, '17.11')."""
+    match = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", text or "")
+    if not match:
+        raise PostgresError("cannot read the version of %s from %r" % (tool, (text or "").strip()[:200]))
+    return int(match.group(1)), "%s.%s" % (match.group(1), match.group(2) or "0")
+
+
+def run_version(runner, tool: str):
+    """Run `tool --version` where the runner runs the tools; returns (major, 'major.minor')."""
+    rc, out, err = runner.run([tool, "--version"])
+    if rc != 0:
+        raise PostgresError("cannot run %s --version: %s" % (tool, (err or out).decode(errors="replace").strip()))
+    return tool_version(out.decode(errors="replace"), tool)
+
+
+def tools_location(params: dict) -> str:
+    """Where the client tools run, for messages."""
+    if params["connect_via"] == "docker_exec":
+        return "in container %s" % params["container"]
+    return "on the managed host"
+
+
+def free_bytes_from_df(rc: int, out: bytes):
+    """The free bytes in the output of `df -Pk <path>`, None when it cannot be read."""
+    lines = out.decode(errors="replace").splitlines()
+    if rc == 0 and len(lines) > 1 and len(lines[1].split()) > 3 and lines[1].split()[3].isdigit():
+        return int(lines[1].split()[3]) * 1024
+    return None
+
+
+def tar_stream(path: str, name: str):
+    """A tar archive of one file, generated chunk by chunk (for put_archive; never the whole file in memory)."""
+    info = tarfile.TarInfo(name)
+    info.size = os.path.getsize(path)
+    info.mode = 0o644
+    info.mtime = int(os.path.getmtime(path))
+    yield info.tobuf(format=tarfile.GNU_FORMAT)
+    sent = 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            sent += len(chunk)
+            yield chunk
+    if sent != info.size:
+        raise PostgresError("%s changed size while it was copied" % path)
+    yield b"\0" * ((-info.size) % tarfile.BLOCKSIZE)
+    yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+class LocalRunner:
+    """The client tools on the managed host; the password comes from a temporary 0600 passfile.
+
+    Uses the module's options bin_dir and connect_timeout and the connection options.
+    """
+
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self._passfile = None
+
+    def binary(self, tool: str) -> str:
+        bin_dir = self.module.params["bin_dir"]
+        if bin_dir:
+            path = os.path.join(bin_dir, tool)
+            if not os.access(path, os.X_OK):
+                raise PostgresError("no executable %s in bin_dir %s" % (tool, bin_dir))
+            return path
+        path = self.module.get_bin_path(tool)
+        if not path:
+            raise PostgresError("%s is not installed on the managed host: install the PostgreSQL client of the server's "
+                                "version (or set bin_dir), or use connect_via=docker_exec" % tool)
+        return path
+
+    def env(self) -> dict:
+        env = dict(tool_env(self.module.params), PGPASSWORD="")
+        password = self.module.params["login_password"]
+        if password:
+            if self._passfile is None:
+                fd, self._passfile = tempfile.mkstemp(prefix="pgpass.", dir=self.module.tmpdir)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write("*:*:*:*:%s\n" % password.replace("\\", "\\\\").replace(":", "\\:"))
+                os.chmod(self._passfile, 0o600)
+            env["PGPASSFILE"] = self._passfile
+        return env
+
+    def run(self, argv: list, env=None):
+        """Run a tool; returns (exit code, stdout bytes, stderr bytes)."""
+        argv = [self.binary(argv[0])] + list(argv[1:])
+        rc, out, err = self.module.run_command(argv, environ_update=dict(self.env(), **(env or {})), umask=0o077,
+                                               encoding=None)
+        return rc, out or b"", err or b""
+
+    def dump(self, argv: list, path: str):
+        """Run pg_dump into `path`; returns (exit code, stderr, sha256 or None)."""
+        rc, dummy, err = self.run(argv + ["--file=%s" % path])
+        return rc, err, None
+
+    def stage(self, path: str, sha256: str):
+        """The path a tool reads a local file from: the file itself (its checksum was verified already)."""
+        return path
+
+    def shm_bytes(self):
+        """The server's /dev/shm is not visible from here."""
+        return None
+
+    def unstage(self):
+        pass
+
+    def close(self) -> None:
+        if self._passfile and os.path.exists(self._passfile):
+            os.unlink(self._passfile)
+        self._passfile = None
+
+
+class DockerRunner:
+    """The client tools inside the database container, through the Docker API: their output streams back, a file
+    they read is copied into a private directory there first (option container_tmpdir, default /tmp).
+
+    Uses a Docker client without a read timeout: pg_restore builds an index in silence.
+    """
+
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self.container_id = client.container().id
+        self.api = docker.APIClient(base_url=module.params["docker_host"], timeout=None)
+        self.workdir = None
+
+    def create_exec(self, argv: list, env=None, stdin=False) -> str:
+        return self.api.exec_create(self.container_id, argv, stdout=True, stderr=True, stdin=stdin,
+                                    environment=dict(self.client.exec_env(), **(env or {})))["Id"]
+
+    def exit_code(self, exec_id: str) -> int:
+        for dummy in range(200):
+            info = self.api.exec_inspect(exec_id)
+            if not info.get("Running"):
+                return info.get("ExitCode")
+            time.sleep(0.05)
+        return info.get("ExitCode")
+
+    def stream(self, argv: list, sink, env=None):
+        """Run argv, hand each chunk of stdout to sink; returns (exit code, stderr)."""
+        exec_id = self.create_exec(argv, env)
+        err = b""
+        output = self.api.exec_start(exec_id, stream=True, demux=True)
+        try:
+            for out, chunk_err in output:
+                if out:
+                    sink(out)
+                if chunk_err and len(err) < OUTPUT_LIMIT:
+                    err += chunk_err
+        finally:
+            output.close()
+        return self.exit_code(exec_id), err
+
+    def run(self, argv: list, env=None):
+        """Run a tool; returns (exit code, stdout bytes (the first OUTPUT_LIMIT or so), stderr bytes)."""
+        out = []
+        size = [0]
+
+        def sink(chunk):
+            if size[0] < OUTPUT_LIMIT:
+                out.append(chunk)
+                size[0] += len(chunk)
+        rc, err = self.stream(argv, sink, env)
+        return rc, b"".join(out), err
+
+    def dump(self, argv: list, path: str):
+        """Run pg_dump, its output streamed into `path`; returns (exit code, stderr, sha256)."""
+        digest = hashlib.sha256()
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            def sink(chunk):
+                handle.write(chunk)
+                digest.update(chunk)
+            rc, err = self.stream(argv, sink)
+        return rc, err, digest.hexdigest()
+
+    def stage(self, path: str, sha256: str):
+        """Stream a local file into a new private directory of the container; returns its path there."""
+        container = self.module.params["container"]
+        base = self.module.params["container_tmpdir"].rstrip("/") or "/"
+        rc, out, err = self.run(["mktemp", "-d", "%s/mem0ops-restore.XXXXXX" % base])
+        if rc != 0:
+            raise PostgresError("cannot create a directory under %s in container %s: %s"
+                                % (base, container, (err or out).decode(errors="replace").strip()))
+        self.workdir = out.decode().strip()
+        size = os.path.getsize(path)
+        free = free_bytes_from_df(*self.run(["df", "-Pk", self.workdir])[:2])
+        if free is not None and free < size:
+            raise PostgresError("not enough free space in %s inside container %s for the dump: it has %d bytes, %d "
+                                "are free; set container_tmpdir to a larger directory" % (base, container, size, free))
+        name = os.path.basename(path)
+        try:
+            self.api.put_archive(self.container_id, self.workdir, tar_stream(path, name))
+        except docker.errors.APIError as exc:
+            raise PostgresError("cannot copy the dump into container %s: %s" % (container, exc))
+        staged = "%s/%s" % (self.workdir, name)
+        rc, out, err = self.run(["sha256sum", staged])
+        found = out.decode(errors="replace").split()[:1]
+        if rc == 0 and found != [sha256]:
+            raise PostgresError("the copy of the dump in container %s has sha256 %s, the manifest says %s"
+                                % (container, found[0] if found else "?", sha256))
+        return staged
+
+    def shm_bytes(self):
+        """Free bytes of the container's /dev/shm, None when unknown."""
+        return free_bytes_from_df(*self.run(["df", "-Pk", "/dev/shm"])[:2])
+
+    def unstage(self):
+        if self.workdir:
+            self.run(["rm", "-rf", "--", self.workdir])
+            self.workdir = None
+
+    def close(self) -> None:
+        self.unstage()
+        self.api.close()
+
+
+def make_runner(module, client):
+    """Where the module's client tools run: inside the container (connect_via=docker_exec) or on the managed host."""
+    if module.params["connect_via"] == "docker_exec":
+        return DockerRunner(module, client)
+    return LocalRunner(module, client)

@@ -28,16 +28,12 @@ description:
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.postgres
+  - mem0ops.stack.postgres.collection
   - mem0ops.stack.neo4j
   - mem0ops.stack.attributes
   - mem0ops.stack.attributes.read_only
   - mem0ops.stack.attributes.actiongroup_all
 options:
-  collection:
-    description:
-      - Name of mem0's memory table (the pgvector C(collection_name)).
-    type: str
-    default: memories
   sample_rows:
     description:
       - How many rows of each table to read for the dimensions of stored vectors; V(0) reads every row.
@@ -131,46 +127,43 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Check the stack's dimensions before starting mem0 or restoring into it
-  mem0ops.stack.embedding_dim_check:
-    login_host: "{{ mem0_stack.services.postgres.host }}"
-    login_port: "{{ mem0_stack.services.postgres.port }}"
-    login_user: "{{ mem0_stack.services.postgres.user }}"
-    login_password: "{{ mem0_stack.services.postgres.password }}"
-    db: "{{ mem0_stack.services.postgres.database }}"
-    collection: "{{ mem0_stack.mem0.collection }}"
-    embedder_provider: "{{ mem0_stack.embedding.provider }}"
-    embedder_model: "{{ mem0_stack.embedding.model }}"
-    embedder_dims: "{{ mem0_stack.embedding.dims }}"
-    probe_url: "{{ mem0_stack.embedding.base_url }}"
-    neo4j: true
-    neo4j_uri: "bolt://{{ mem0_stack.services.neo4j.host }}:{{ mem0_stack.services.neo4j.bolt_port }}"
-    neo4j_user: "{{ mem0_stack.services.neo4j.user }}"
-    neo4j_password: "{{ mem0_stack.services.neo4j.password }}"
+- name: Check the dimensions, the connection to PostgreSQL given once
+  module_defaults:
+    mem0ops.stack.embedding_dim_check:
+      login_host: "{{ mem0_stack.services.postgres.host }}"
+      login_port: "{{ mem0_stack.services.postgres.port }}"
+      login_user: "{{ mem0_stack.services.postgres.user }}"
+      login_password: "{{ mem0_stack.services.postgres.password }}"
+      db: "{{ mem0_stack.services.postgres.database }}"
+  block:
+    - name: Check the stack's dimensions before starting mem0 or restoring into it
+      mem0ops.stack.embedding_dim_check:
+        collection: "{{ mem0_stack.mem0.collection }}"
+        embedder_provider: "{{ mem0_stack.embedding.provider }}"
+        embedder_model: "{{ mem0_stack.embedding.model }}"
+        embedder_dims: "{{ mem0_stack.embedding.dims }}"
+        probe_url: "{{ mem0_stack.embedding.base_url }}"
+        neo4j: true
+        neo4j_uri: "bolt://{{ mem0_stack.services.neo4j.host }}:{{ mem0_stack.services.neo4j.bolt_port }}"
+        neo4j_user: "{{ mem0_stack.services.neo4j.user }}"
+        neo4j_password: "{{ mem0_stack.services.neo4j.password }}"
 
-- name: Before a restore, compare the backup with the configured embedder
+    - name: Report only, without failing
+      mem0ops.stack.embedding_dim_check:
+        embedder_model: "{{ mem0_stack.embedding.model }}"
+        report_only: true
+      register: dims
+
+    - name: Show the dimension of every source
+      ansible.builtin.debug:
+        msg: "{{ dims.sources | items2dict(key_name='source', value_name='dims') }}"
+
+- name: Before a restore, compare the backup with the configured embedder (no database needed)
   mem0ops.stack.embedding_dim_check:
     manifest: "{{ mem0_stack.backup_root }}/daily/20260103_133102"
     embedder_provider: "{{ mem0_stack.embedding.provider }}"
     embedder_model: "{{ mem0_stack.embedding.model }}"
     embedder_dims: "{{ mem0_stack.embedding.dims }}"
-
-- name: Report only, through the container, without failing
-  mem0ops.stack.embedding_dim_check:
-    connect_via: docker_exec
-    container: "{{ mem0_stack.services.postgres.container }}"
-    docker_host: "{{ mem0_stack.docker_host }}"
-    login_port: "{{ mem0_stack.services.postgres.container_port }}"
-    login_user: "{{ mem0_stack.services.postgres.user }}"
-    login_password: "{{ mem0_stack.services.postgres.password }}"
-    db: "{{ mem0_stack.services.postgres.database }}"
-    embedder_model: "{{ mem0_stack.embedding.model }}"
-    report_only: true
-  register: dims
-
-- name: Show the dimension of every source
-  ansible.builtin.debug:
-    msg: "{{ dims.sources | items2dict(key_name='source', value_name='dims') }}"
 """
 
 RETURN = r"""
@@ -265,24 +258,26 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.manifest import (
     manifest_path,
     read_manifest,
 )
+from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import (
+    MIGRATIONS_TABLE,
+    collection_argument_spec,
+    collection_present,
+    stored_dims,
+)
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     POSTGRES_REQUIRED_IF,
     PostgresClient,
     PostgresError,
     ensure_required_libs,
     postgres_argument_spec,
+    quote_ident,
 )
 
-MIGRATIONS_TABLE = "mem0migrations"
 PROBE_TEXT = "mem0ops dimension probe"
 
 
 class SourceError(Exception):
     """A source that was asked for and cannot be read."""
-
-
-def quote_ident(name: str) -> str:
-    return '"%s"' % name.replace('"', '""')
 
 
 def source(name: str, role: str, dims, detail: str = "") -> dict:
@@ -495,7 +490,7 @@ class DimensionChecker:
         collection = self.params["collection"]
         columns = dict((row["table"], row["type"]) for row in client.vector_columns() if row["column"] == "vector")
         if collection not in columns:
-            present = client.scalar("SELECT to_regclass(quote_ident(%s)) IS NOT NULL AS present", (collection,))
+            present = collection_present(client.query, collection)
             self.results["problems"].append(
                 "table %s %s in database %s: there is no stored data to compare there"
                 % (collection, "has no vector column" if present else "does not exist", self.params["db"]))
@@ -506,15 +501,12 @@ class DimensionChecker:
                 continue
             declared = declared_dims(columns[table])
             self.add("postgres %s.vector declared" % table, "data", declared, columns[table])
-            limit = " LIMIT %d" % self.params["sample_rows"] if self.params["sample_rows"] > 0 else ""
-            rows = client.query("SELECT vector_dims(vector) AS dims, count(*) AS n FROM (SELECT vector FROM %s "
-                                "WHERE vector IS NOT NULL%s) s GROUP BY 1 ORDER BY 1" % (quote_ident(table), limit))
-            read = sum(int(r["n"]) for r in rows)
+            rows = stored_dims(client.query, table, self.params["sample_rows"])
+            read = sum(n for dummy, n in rows)
             if not rows:
                 self.add("postgres %s rows" % table, "data", None, "no rows")
-            for row in rows:
-                self.add("postgres %s rows" % table, "data", int(row["dims"]),
-                         "%d of %d rows read" % (int(row["n"]), read))
+            for dims, n in rows:
+                self.add("postgres %s rows" % table, "data", dims, "%d of %d rows read" % (n, read))
 
     # --- Neo4j -------------------------------------------------------------------------------
     def read_graph(self) -> None:
@@ -609,9 +601,9 @@ class DimensionChecker:
 
 def argument_spec() -> dict:
     spec = postgres_argument_spec()
+    spec.update(collection_argument_spec())
     spec.update(neo4j_utils.neo4j_argument_spec())
     spec.update(
-        collection=dict(type="str", default="memories"),
         sample_rows=dict(type="int", default=1000),
         neo4j=dict(type="bool", default=False),
         neo4j_property=dict(type="str", default="embedding"),

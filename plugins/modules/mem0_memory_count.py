@@ -27,16 +27,12 @@ description:
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.postgres
+  - mem0ops.stack.postgres.collection
   - mem0ops.stack.neo4j
   - mem0ops.stack.attributes
   - mem0ops.stack.attributes.read_only
   - mem0ops.stack.attributes.actiongroup_all
 options:
-  collection:
-    description:
-      - Name of mem0's memory table (the pgvector C(collection_name); the mem0 server's default is C(memories)).
-    type: str
-    default: memories
   namespace_prefix:
     description:
       - Count only the memories whose C(user_id) starts with this string, for example C(mark_carey/).
@@ -169,58 +165,47 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Count the memories of the stack
-  mem0ops.stack.mem0_memory_count:
-    login_host: "{{ mem0_stack.services.postgres.host }}"
-    login_port: "{{ mem0_stack.services.postgres.port }}"
-    login_user: "{{ mem0_stack.services.postgres.user }}"
-    login_password: "{{ mem0_stack.services.postgres.password }}"
-    db: "{{ mem0_stack.services.postgres.database }}"
-    collection: "{{ mem0_stack.mem0.collection }}"
-    namespace_prefix: "{{ mem0_stack.mem0.namespace_prefix }}"
-  register: memories
+- name: Count and compare the memories, the connection to PostgreSQL (inside its container) given once
+  module_defaults:
+    mem0ops.stack.mem0_memory_count:
+      connect_via: docker_exec
+      container: "{{ mem0_stack.services.postgres.container }}"
+      docker_host: "{{ mem0_stack.docker_host }}"
+      login_port: "{{ mem0_stack.services.postgres.container_port }}"
+      login_user: "{{ mem0_stack.services.postgres.user }}"
+      login_password: "{{ mem0_stack.services.postgres.password }}"
+      db: "{{ mem0_stack.services.postgres.database }}"
+  block:
+    - name: Count the memories of the stack
+      mem0ops.stack.mem0_memory_count:
+        collection: "{{ mem0_stack.mem0.collection }}"
+        namespace_prefix: "{{ mem0_stack.mem0.namespace_prefix }}"
+      register: memories
 
-- name: Before a backup, compare with the last backup's manifest and stop on a large drop
-  mem0ops.stack.mem0_memory_count:
-    connect_via: docker_exec
-    container: "{{ mem0_stack.services.postgres.container }}"
-    docker_host: "{{ mem0_stack.docker_host }}"
-    login_port: "{{ mem0_stack.services.postgres.container_port }}"
-    login_user: "{{ mem0_stack.services.postgres.user }}"
-    login_password: "{{ mem0_stack.services.postgres.password }}"
-    db: "{{ mem0_stack.services.postgres.database }}"
-    baseline: "{{ mem0_stack.backup_root }}/daily/20260103_133102"
-  register: memories
-  failed_when: memories.level != 'ok'
+    - name: Before a backup, compare with the last backup's manifest and stop on a large drop
+      mem0ops.stack.mem0_memory_count:
+        baseline: "{{ mem0_stack.backup_root }}/daily/20260103_133102"
+      register: memories
+      failed_when: memories.level != 'ok'
 
-- name: Every few minutes, from cron, write metrics for node_exporter and keep the last good counts as the baseline
-  mem0ops.stack.mem0_memory_count:
-    login_host: "{{ mem0_stack.services.postgres.host }}"
-    login_port: "{{ mem0_stack.services.postgres.port }}"
-    login_user: "{{ mem0_stack.services.postgres.user }}"
-    login_password: "{{ mem0_stack.services.postgres.password }}"
-    db: "{{ mem0_stack.services.postgres.database }}"
-    fail_on_unreachable: false
-    baseline: /var/lib/mem0ops/memory_count.json
-    result_file: /var/lib/mem0ops/memory_count.json
-    prometheus_textfile: /var/lib/node_exporter/textfile/mem0.prom
+    - name: Every few minutes, from cron, write metrics for node_exporter and keep the last good counts as the baseline
+      mem0ops.stack.mem0_memory_count:
+        fail_on_unreachable: false
+        baseline: /var/lib/mem0ops/memory_count.json
+        result_file: /var/lib/mem0ops/memory_count.json
+        prometheus_textfile: /var/lib/node_exporter/textfile/mem0.prom
 
-- name: Check that the mem0 API and the graph see the same namespaces as PostgreSQL
-  mem0ops.stack.mem0_memory_count:
-    login_host: "{{ mem0_stack.services.postgres.host }}"
-    login_port: "{{ mem0_stack.services.postgres.port }}"
-    login_user: "{{ mem0_stack.services.postgres.user }}"
-    login_password: "{{ mem0_stack.services.postgres.password }}"
-    db: "{{ mem0_stack.services.postgres.database }}"
-    mem0_api:
-      url: "http://{{ mem0_stack.services.mem0.host }}:{{ mem0_stack.services.mem0.port }}"
-      api_key: "{{ mem0_stack.services.mem0.api_key }}"
-    neo4j: true
-    neo4j_uri: "bolt://{{ mem0_stack.services.neo4j.host }}:{{ mem0_stack.services.neo4j.bolt_port }}"
-    neo4j_user: "{{ mem0_stack.services.neo4j.user }}"
-    neo4j_password: "{{ mem0_stack.services.neo4j.password }}"
-  register: memories
-  failed_when: not memories.agree
+    - name: Check that the mem0 API and the graph see the same namespaces as PostgreSQL
+      mem0ops.stack.mem0_memory_count:
+        mem0_api:
+          url: "http://{{ mem0_stack.services.mem0.host }}:{{ mem0_stack.services.mem0.port }}"
+          api_key: "{{ mem0_stack.services.mem0.api_key }}"
+        neo4j: true
+        neo4j_uri: "bolt://{{ mem0_stack.services.neo4j.host }}:{{ mem0_stack.services.neo4j.bolt_port }}"
+        neo4j_user: "{{ mem0_stack.services.neo4j.user }}"
+        neo4j_password: "{{ mem0_stack.services.neo4j.password }}"
+      register: memories
+      failed_when: not memories.agree
 """
 
 RETURN = r"""
@@ -365,7 +350,6 @@ metrics:
 import json
 import math
 import os
-import tempfile
 import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
@@ -379,11 +363,19 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.manifest import (
     MANIFEST_FORMAT,
     STATUS_QUARANTINED,
     ManifestError,
-    commit_file,
+    load_json,
     manifest_path,
     read_manifest,
     utc_now,
     write_json_atomic,
+    write_text_atomic,
+)
+from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import (
+    MIGRATIONS_TABLE,
+    collection_argument_spec,
+    collection_present,
+    namespace_counts,
+    under_prefix,
 )
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     POSTGRES_REQUIRED_IF,
@@ -391,10 +383,10 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     PostgresError,
     ensure_required_libs,
     postgres_argument_spec,
+    require_login,
 )
 
 RESULT_FORMAT = "mem0ops.memory_count/1"
-MIGRATIONS_TABLE = "mem0migrations"
 LEVELS = ("ok", "warning", "critical")
 
 
@@ -404,10 +396,6 @@ class BaselineError(Exception):
 
 class SourceError(Exception):
     """A source other than PostgreSQL that cannot be read."""
-
-
-def quote_ident(name: str) -> str:
-    return '"%s"' % name.replace('"', '""')
 
 
 def worse(level: str, other: str) -> str:
@@ -486,13 +474,7 @@ def counts_from_document(doc: dict):
 
 def read_baseline_file(path: str) -> dict:
     path = manifest_path(path)
-    try:
-        with open(path) as handle:
-            doc = json.load(handle)
-    except FileNotFoundError:
-        raise BaselineError("there is no file %s" % path)
-    except (OSError, ValueError) as exc:
-        raise BaselineError("cannot read %s: %s" % (path, exc))
+    doc = load_json(path, BaselineError, missing="there is no file %s")
     if not isinstance(doc, dict):
         raise BaselineError("%s does not hold a JSON object" % path)
     if doc.get("format") == MANIFEST_FORMAT:
@@ -542,7 +524,7 @@ def scope_baseline(baseline, prefix):
     """Keep the baseline's namespaces under the prefix, and recompute its total from them."""
     if baseline is None or not prefix or baseline["per_namespace"] is None:
         return baseline
-    kept = dict((k, v) for k, v in baseline["per_namespace"].items() if k.startswith(prefix))
+    kept = under_prefix(baseline["per_namespace"], prefix)
     return dict(baseline, per_namespace=kept, total=sum(kept.values()))
 
 
@@ -643,20 +625,6 @@ def prometheus_text(database_up, total, per_namespace, drop_percent) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_text_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".partial", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        commit_file(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # --- other sources ---------------------------------------------------------------------------
 def api_count(api: dict, user_id: str) -> int:
     query = urlencode({"user_id": user_id, "top_k": api["top_k"]}, quote_via=quote)
@@ -696,7 +664,7 @@ def graph_node_counts(params: dict, prefix) -> dict:
         raise SourceError(neo4j_utils.explain_error(params, exc))
     finally:
         driver.close()
-    return dict((k, v) for k, v in counts.items() if not prefix or k.startswith(prefix))
+    return under_prefix(counts, prefix)
 
 
 class MemoryCounter:
@@ -743,23 +711,18 @@ class MemoryCounter:
 
     def count_rows(self, client: PostgresClient) -> None:
         table = self.params["collection"]
-        if not client.scalar("SELECT to_regclass(quote_ident(%s)) IS NOT NULL AS present", (table,)):
+        if not collection_present(client.query, table):
             self.results.update(total=0)
             self.results["problems"].append(
                 "table %s does not exist in database %s: mem0 has not created its collection there, or the server "
                 "points at another database (the January incident); counted as 0 memories" % (table, self.params["db"]))
             return
         self.results["table_exists"] = True
-        sql = "SELECT payload->>'user_id' AS namespace, count(*) AS memories FROM %s" % quote_ident(table)
-        args = None
-        if self.prefix:
-            sql += " WHERE starts_with(payload->>'user_id', %s)"
-            args = (self.prefix,)
         started = time.monotonic()
-        rows = client.query(sql + " GROUP BY 1", args)
+        counts = namespace_counts(client.query, table, self.prefix)
         self.results["count_seconds"] = round(time.monotonic() - started, 3)
-        per_namespace = dict((r["namespace"], int(r["memories"])) for r in rows if r["namespace"] is not None)
-        unscoped = sum(int(r["memories"]) for r in rows if r["namespace"] is None)
+        unscoped = counts.pop(None, 0)
+        per_namespace = counts
         self.results.update(per_namespace=per_namespace, unscoped=unscoped,
                             total=sum(per_namespace.values()) + unscoped)
 
@@ -828,7 +791,7 @@ class MemoryCounter:
                                                  results["drop_percent"])
             if not self.check_mode:
                 try:
-                    write_text_atomic(textfile, results["metrics"])
+                    write_text_atomic(textfile, results["metrics"], 0o644)
                 except OSError as exc:
                     self.fail("cannot write the Prometheus textfile %s: %s" % (textfile, exc))
                 results["prometheus_textfile_written"] = True
@@ -874,9 +837,9 @@ class MemoryCounter:
 
 def argument_spec() -> dict:
     spec = postgres_argument_spec()
+    spec.update(collection_argument_spec())
     spec.update(neo4j_utils.neo4j_argument_spec())
     spec.update(
-        collection=dict(type="str", default="memories"),
         namespace_prefix=dict(type="str"),
         fail_on_unreachable=dict(type="bool", default=True),
         mem0_api=dict(type="dict", options=dict(
@@ -900,9 +863,7 @@ def argument_spec() -> dict:
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), required_if=POSTGRES_REQUIRED_IF, supports_check_mode=True)
     ensure_required_libs(module)
-    for option in ("login_user", "db"):
-        if not module.params.get(option):
-            module.fail_json(msg="%s is required: set it from the inventory's PostgreSQL service" % option)
+    require_login(module)
     module.exit_json(**MemoryCounter(module).run())
 
 

@@ -29,6 +29,8 @@ author:
   - mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.postgres
+  - mem0ops.stack.postgres.client_tools
+  - mem0ops.stack.postgres.collection
   - mem0ops.stack.attributes
   - mem0ops.stack.attributes.check_mode_full
   - mem0ops.stack.attributes.diff_mode_none
@@ -73,12 +75,6 @@ options:
         lz4 and zstd need C(pg_dump) 16 or later.
     type: str
     default: auto
-  collection:
-    description:
-      - Name of mem0's table of memories (the C(collection_name) of mem0's pgvector configuration).
-      - The module fails when the table does not exist (the wrong database, or one mem0 never wrote to).
-    type: str
-    default: memories
   namespace_prefix:
     description:
       - Only namespaces (C(user_id)) that start with this prefix are counted for O(min_memories) and O(max_drop_percent),
@@ -103,13 +99,6 @@ options:
       - From a manifest, the memories of the namespaces under O(namespace_prefix) are summed.
       - The drop, in percent, is returned in the manifest (C(validation.drop_percent)) even without O(max_drop_percent).
     type: str
-  bin_dir:
-    description:
-      - Directory of the C(pg_dump) to run with O(connect_via=tcp), for example C(/usr/lib/postgresql/17/bin) or
-        C(/opt/homebrew/opt/postgresql@17/bin).
-      - By default C(pg_dump) is looked up in E(PATH).
-      - Not used with O(connect_via=docker_exec), which runs the C(pg_dump) of the database container.
-    type: path
   force:
     description:
       - Replace an earlier dump in O(dest) (its C(manifest.json) and files of the same names).
@@ -120,8 +109,7 @@ notes:
   - With O(connect_via=tcp) a local C(pg_dump) runs; C(pg_dump) refuses to dump a server of a newer major version, and
     so does the module, before dumping. O(connect_via=docker_exec) runs C(pg_dump) inside O(container), whose version
     matches the server's, and streams its output through the Docker API into O(dest).
-  - The password reaches C(pg_dump) through a temporary C(0600) password file (O(connect_via=tcp)) or the environment
-    of the process inside the container (O(connect_via=docker_exec)), never through its command line.
+  - The module fails when O(collection) does not exist (the wrong database, or one mem0 never wrote to).
   - The snapshot is held open by a C(REPEATABLE READ) transaction for the whole dump (over TCP with psycopg2, or by a
     C(psql) session inside the container), which delays the removal of rows deleted meanwhile until the dump ends.
   - Before writing, the free space of O(dest) is compared with an estimate from the catalog (the size of the table
@@ -316,7 +304,6 @@ manifest:
       sample: 3088744
 """
 
-import hashlib
 import json
 import math
 import os
@@ -328,26 +315,33 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
-from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import declared_dims
+from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import (
+    collection_argument_spec,
+    mem0_counts,
+    selected_memories,
+    vector_tables,
+)
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     POSTGRES_REQUIRED_IF,
+    STDERR_LIMIT,
     PostgresError,
     client_from_module,
+    client_tools_argument_spec,
+    ensure_docker,
     interpolate,
+    make_runner,
     postgres_argument_spec,
+    run_version,
+    tools_location,
 )
 
 try:
-    import docker
     from docker.utils.socket import next_frame_header, read_exactly
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
+except ImportError:  # ensure_docker fails the module before these are needed
+    next_frame_header = read_exactly = None
 
 KIND = "pgvector_dump"
 EXTENSIONS = {"custom": "dump", "plain": "sql.gz", "schema": "schema.sql"}
@@ -358,26 +352,12 @@ LEVELS = {"gzip": (1, 9), "lz4": (1, 12), "zstd": (1, 22)}
 COMPRESSED_RATIO = 1.25
 UNCOMPRESSED_RATIO = 3.0
 SCHEMA_ESTIMATE = 1 << 20
-CHUNK = 1 << 20
-STDERR_LIMIT = 4000
 PROBE_DB = "host=/nonexistent/mem0ops-probe"
 HEADERS = {"custom": b"PGDMP", "plain": b"\x1f\x8b"}
 
 
 class DumpError(Exception):
     """A failure with a message that says what happened and what to do."""
-
-
-def quote_ident(name: str) -> str:
-    return '"%s"' % name.replace('"', '""')
-
-
-def tool_version(text: str):
-    """'pg_dump (PostgreSQL) 17.11 (Debian 17.11-0+deb13u1)' -> (17, '17.11')."""
-    match = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", text or "")
-    if not match:
-        raise DumpError("cannot read the version of pg_dump from %r" % (text or "").strip()[:200])
-    return int(match.group(1)), "%s.%s" % (match.group(1), match.group(2) or "0")
 
 
 def parse_compression(spec: str):
@@ -453,10 +433,6 @@ def number(value):
     return int(value) if float(value).is_integer() else value
 
 
-def selected_memories(namespaces: dict, prefix) -> int:
-    return sum(n for ns, n in namespaces.items() if not prefix or ns.startswith(prefix))
-
-
 def resolve_baseline(value, prefix, collection):
     """A number, or an earlier manifest: returns (dict(memories=..., source=...), warnings)."""
     if value is None:
@@ -507,159 +483,12 @@ def validate(selected: int, prefix, min_memories, max_drop_percent, baseline):
     return problems, drop
 
 
-def mem0_counts(query, collection: str) -> dict:
-    """Memories per namespace and mem0migrations rows, through `query(sql, params) -> rows`.
-
-    pgvector_restore holds the same function: both must count the same way.
-    """
-    if not query("SELECT to_regclass(quote_ident(%s)) IS NOT NULL AS present", (collection,))[0]["present"]:
-        raise DumpError("table %r does not exist in this database: is this the database mem0 writes to (db), and the "
-                        "collection mem0 is configured with (collection)?" % collection)
-    rows = query("SELECT payload->>'user_id' AS namespace, count(*) AS n FROM %s GROUP BY 1 ORDER BY 1" % quote_ident(collection))
-    namespaces = {row["namespace"] or "": int(row["n"]) for row in rows}
-    migrations = {"present": bool(query("SELECT to_regclass('mem0migrations') IS NOT NULL AS present")[0]["present"]),
-                  "rows": 0, "types": {}}
-    if migrations["present"]:
-        rows = query("SELECT payload->>'type' AS type, count(*) AS n FROM mem0migrations GROUP BY 1 ORDER BY 1")
-        migrations["types"] = {row["type"] or "": int(row["n"]) for row in rows}
-        migrations["rows"] = sum(migrations["types"].values())
-    return {"memories": {"total": sum(namespaces.values()), "namespaces": namespaces}, "mem0migrations": migrations}
-
-
-def vector_tables(query, columns: list) -> list:
-    """Rows and stored dims of each vector column (as listed by PostgresClient.vector_columns)."""
-    tables = []
-    for col in columns:
-        row = query("SELECT count(*) AS n, coalesce(array_agg(DISTINCT vector_dims({c})) FILTER (WHERE {c} IS NOT NULL), "
-                    "'{{}}') AS dims FROM {t}".format(c=quote_ident(col["column"]), t=quote_ident(col["table"])))[0]
-        tables.append({"table": col["table"], "column": col["column"], "type": col["type"],
-                       "declared_dims": declared_dims(col["type"]), "observed_dims": sorted(int(d) for d in row["dims"]),
-                       "rows": int(row["n"])})
-    return tables
-
-
 DATA_BYTES_SQL = (
     "SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint AS data_bytes, "
     "pg_database_size(current_database())::bigint AS database_bytes "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname NOT LIKE 'pg\\_toast%%'")
-
-
-# --- where pg_dump runs ---------------------------------------------------------------------------------------
-
-class LocalRunner:
-    """pg_dump on the managed host; it writes the file itself, the password comes from a temporary 0600 passfile."""
-
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
-        self._passfile = None
-
-    def binary(self, tool: str) -> str:
-        bin_dir = self.module.params["bin_dir"]
-        if bin_dir:
-            path = os.path.join(bin_dir, tool)
-            if not os.access(path, os.X_OK):
-                raise DumpError("no executable %s in bin_dir %s" % (tool, bin_dir))
-            return path
-        path = self.module.get_bin_path(tool)
-        if not path:
-            raise DumpError("%s is not installed on the managed host: install the PostgreSQL client of the server's "
-                            "version (or set bin_dir), or use connect_via=docker_exec" % tool)
-        return path
-
-    def env(self) -> dict:
-        env = {"PGCONNECT_TIMEOUT": str(self.module.params["connect_timeout"]), "PGAPPNAME": "mem0ops.stack",
-               "PGPASSWORD": ""}
-        password = self.module.params["login_password"]
-        if password:
-            if self._passfile is None:
-                fd, self._passfile = tempfile.mkstemp(prefix="pgpass.", dir=self.module.tmpdir)
-                with os.fdopen(fd, "w") as handle:
-                    handle.write("*:*:*:*:%s\n" % password.replace("\\", "\\\\").replace(":", "\\:"))
-                os.chmod(self._passfile, 0o600)
-            env["PGPASSFILE"] = self._passfile
-        return env
-
-    def run(self, argv: list, env=None):
-        argv = [self.binary(argv[0])] + list(argv[1:])
-        rc, out, err = self.module.run_command(argv, environ_update=dict(self.env(), **(env or {})), umask=0o077,
-                                               encoding=None)
-        return rc, out or b"", err or b""
-
-    def dump(self, argv: list, path: str):
-        """Run pg_dump into `path`; returns (exit code, stderr, sha256 or None)."""
-        rc, dummy, err = self.run(argv + ["--file=%s" % path])
-        return rc, err, None
-
-    def close(self) -> None:
-        if self._passfile and os.path.exists(self._passfile):
-            os.unlink(self._passfile)
-        self._passfile = None
-
-
-class DockerRunner:
-    """pg_dump inside the database container; its stdout streams through the Docker API into the local file.
-
-    Long-running execs use a Docker client without a read timeout: pg_restore builds an index in silence.
-    """
-
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
-        self.container_id = client.container().id
-        self.api = docker.APIClient(base_url=module.params["docker_host"], timeout=None)
-
-    def create_exec(self, argv: list, env=None, stdin=False) -> str:
-        return self.api.exec_create(self.container_id, argv, stdout=True, stderr=True, stdin=stdin,
-                                    environment=dict(self.client.exec_env(), **(env or {})))["Id"]
-
-    def exit_code(self, exec_id: str) -> int:
-        for dummy in range(200):
-            info = self.api.exec_inspect(exec_id)
-            if not info.get("Running"):
-                return info.get("ExitCode")
-            time.sleep(0.05)
-        return info.get("ExitCode")
-
-    def stream(self, argv: list, sink, env=None):
-        """Run argv, hand each chunk of stdout to sink; returns (exit code, stderr)."""
-        exec_id = self.create_exec(argv, env)
-        err = b""
-        output = self.api.exec_start(exec_id, stream=True, demux=True)
-        try:
-            for out, chunk_err in output:
-                if out:
-                    sink(out)
-                if chunk_err and len(err) < 64 * STDERR_LIMIT:
-                    err += chunk_err
-        finally:
-            output.close()
-        return self.exit_code(exec_id), err
-
-    def run(self, argv: list, env=None):
-        out = []
-        rc, err = self.stream(argv, out.append, env)
-        return rc, b"".join(out), err
-
-    def dump(self, argv: list, path: str):
-        digest = hashlib.sha256()
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            def sink(chunk):
-                handle.write(chunk)
-                digest.update(chunk)
-            rc, err = self.stream(argv, sink)
-        return rc, err, digest.hexdigest()
-
-    def close(self) -> None:
-        self.api.close()
-
-
-def make_runner(module, client):
-    if module.params["connect_via"] == "docker_exec":
-        return DockerRunner(module, client)
-    return LocalRunner(module, client)
 
 
 # --- the snapshot that the counts and every file share ------------------------------------------------------
@@ -825,13 +654,10 @@ class PgvectorDump:
         self.client = client_from_module(self.module)
         self.facts = self.client.server_facts()
         self.runner = make_runner(self.module, self.client)
-        rc, out, err = self.runner.run(["pg_dump", "--version"])
-        if rc != 0:
-            raise DumpError("cannot run pg_dump --version: %s" % (err or out).decode(errors="replace").strip())
-        self.pg_dump_major, self.pg_dump_version = tool_version(out.decode(errors="replace"))
+        self.pg_dump_major, self.pg_dump_version = run_version(self.runner, "pg_dump")
         server_major = int(self.facts["server_version_num"]) // 10000
         if self.pg_dump_major < server_major:
-            where = ("in container %s" % self.params["container"]) if self.params["connect_via"] == "docker_exec" else "on the managed host"
+            where = tools_location(self.params)
             raise DumpError("pg_dump %s %s is older than the server (PostgreSQL %s) and cannot dump it: use "
                             "connect_via=docker_exec to run the pg_dump of the database container, whose version "
                             "matches the server's, or point bin_dir at a PostgreSQL %d client"
@@ -1022,23 +848,22 @@ class PgvectorDump:
 
 def main():
     argument_spec = postgres_argument_spec()
+    argument_spec.update(client_tools_argument_spec())
+    argument_spec.update(collection_argument_spec())
     argument_spec.update(
         dest=dict(type="path", required=True),
         formats=dict(type="list", elements="str", choices=["custom", "plain", "schema"], default=["custom"]),
         basename=dict(type="str"),
         compression=dict(type="str", default="auto"),
-        collection=dict(type="str", default="memories"),
         namespace_prefix=dict(type="str"),
         min_memories=dict(type="int"),
         max_drop_percent=dict(type="float"),
         baseline=dict(type="str"),
-        bin_dir=dict(type="path"),
         force=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, required_if=POSTGRES_REQUIRED_IF,
                            required_by={"max_drop_percent": "baseline"}, supports_check_mode=True)
-    if module.params["connect_via"] == "docker_exec" and not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    ensure_docker(module)
     PgvectorDump(module).execute()
 
 

@@ -24,6 +24,7 @@ author:
   - mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.postgres
+  - mem0ops.stack.postgres.client_tools
   - mem0ops.stack.attributes
   - mem0ops.stack.attributes.check_mode_full
   - mem0ops.stack.attributes.diff_mode_none
@@ -108,11 +109,6 @@ options:
       - Restore a dump whose manifest says C(status=quarantined); refused by default.
     type: bool
     default: false
-  bin_dir:
-    description:
-      - Directory of the C(pg_restore) to run with O(connect_via=tcp), for example C(/usr/lib/postgresql/17/bin).
-      - By default C(pg_restore) is looked up in E(PATH).
-    type: path
   container_tmpdir:
     description:
       - With O(connect_via=docker_exec), the directory inside O(container) that receives a copy of the dump for the
@@ -125,8 +121,6 @@ notes:
   - With O(connect_via=tcp) a local C(pg_restore) runs; it must be at least the major version of the C(pg_dump) that
     made the dump, which the module checks before restoring.
   - C(pg_restore) runs with C(--exit-on-error), so its first error fails the module.
-  - The password reaches C(pg_restore) through a temporary C(0600) password file (O(connect_via=tcp)) or the
-    environment of the process inside the container (O(connect_via=docker_exec)), never through its command line.
 seealso:
   - module: mem0ops.stack.pgvector_dump
   - name: pg_restore
@@ -254,34 +248,29 @@ manifest:
 
 import os
 import re
-import tarfile
-import tempfile
 import time
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
-from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import declared_dims
+from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import mem0_counts, vector_tables
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     POSTGRES_REQUIRED_IF,
+    STDERR_LIMIT,
     PostgresClient,
     PostgresError,
     client_from_module,
+    client_tools_argument_spec,
+    ensure_docker,
+    make_runner,
     postgres_argument_spec,
+    quote_ident,
+    run_version,
+    tools_location,
 )
 
-try:
-    import docker
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
-
 KIND = "pgvector_dump"
-CHUNK = 1 << 20
-STDERR_LIMIT = 4000
 MEMORY_SETTING = re.compile(r"^(\d+)\s*(kB|MB|GB|TB)?$")
 UNITS = {None: 1 << 10, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 RELATIONS_SQL = (
@@ -294,49 +283,6 @@ RELATIONS_SQL = (
 
 class RestoreError(Exception):
     """A failure with a message that says what happened and what to do."""
-
-
-def quote_ident(name: str) -> str:
-    return '"%s"' % name.replace('"', '""')
-
-
-def tool_version(text: str):
-    """'pg_restore (PostgreSQL) 17.11 (Debian 17.11-0+deb13u1)' -> (17, '17.11')."""
-    match = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", text or "")
-    if not match:
-        raise RestoreError("cannot read the version of pg_restore from %r" % (text or "").strip()[:200])
-    return int(match.group(1)), "%s.%s" % (match.group(1), match.group(2) or "0")
-
-
-def mem0_counts(query, collection: str) -> dict:
-    """Memories per namespace and mem0migrations rows, through `query(sql, params) -> rows`.
-
-    pgvector_dump holds the same function: both must count the same way.
-    """
-    if not query("SELECT to_regclass(quote_ident(%s)) IS NOT NULL AS present", (collection,))[0]["present"]:
-        raise RestoreError("table %r does not exist in this database: is this the database mem0 writes to (db), and the "
-                           "collection mem0 is configured with (collection)?" % collection)
-    rows = query("SELECT payload->>'user_id' AS namespace, count(*) AS n FROM %s GROUP BY 1 ORDER BY 1" % quote_ident(collection))
-    namespaces = {row["namespace"] or "": int(row["n"]) for row in rows}
-    migrations = {"present": bool(query("SELECT to_regclass('mem0migrations') IS NOT NULL AS present")[0]["present"]),
-                  "rows": 0, "types": {}}
-    if migrations["present"]:
-        rows = query("SELECT payload->>'type' AS type, count(*) AS n FROM mem0migrations GROUP BY 1 ORDER BY 1")
-        migrations["types"] = {row["type"] or "": int(row["n"]) for row in rows}
-        migrations["rows"] = sum(migrations["types"].values())
-    return {"memories": {"total": sum(namespaces.values()), "namespaces": namespaces}, "mem0migrations": migrations}
-
-
-def vector_tables(query, columns: list) -> list:
-    """Rows and stored dims of each vector column (as listed by PostgresClient.vector_columns)."""
-    tables = []
-    for col in columns:
-        row = query("SELECT count(*) AS n, coalesce(array_agg(DISTINCT vector_dims({c})) FILTER (WHERE {c} IS NOT NULL), "
-                    "'{{}}') AS dims FROM {t}".format(c=quote_ident(col["column"]), t=quote_ident(col["table"])))[0]
-        tables.append({"table": col["table"], "column": col["column"], "type": col["type"],
-                       "declared_dims": declared_dims(col["type"]), "observed_dims": sorted(int(d) for d in row["dims"]),
-                       "rows": int(row["n"])})
-    return tables
 
 
 def differences(manifest: dict, counts: dict, tables: list) -> list:
@@ -372,171 +318,6 @@ def memory_bytes(setting: str) -> int:
     """'512MB' -> 536870912 (a bare number is in kB, as PostgreSQL reads maintenance_work_mem)."""
     match = MEMORY_SETTING.match(setting.strip())
     return int(match.group(1)) * UNITS[match.group(2)]
-
-
-def tar_stream(path: str, name: str):
-    """A tar archive of one file, generated chunk by chunk (for put_archive; never the whole file in memory)."""
-    info = tarfile.TarInfo(name)
-    info.size = os.path.getsize(path)
-    info.mode = 0o644
-    info.mtime = int(os.path.getmtime(path))
-    yield info.tobuf(format=tarfile.GNU_FORMAT)
-    sent = 0
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            sent += len(chunk)
-            yield chunk
-    if sent != info.size:
-        raise RestoreError("%s changed size while it was copied" % path)
-    yield b"\0" * ((-info.size) % tarfile.BLOCKSIZE)
-    yield b"\0" * (2 * tarfile.BLOCKSIZE)
-
-
-# --- where pg_restore runs ------------------------------------------------------------------------------------
-
-class LocalRunner:
-    """pg_restore on the managed host, the password in a temporary 0600 passfile."""
-
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
-        self._passfile = None
-
-    def binary(self, tool: str) -> str:
-        bin_dir = self.module.params["bin_dir"]
-        if bin_dir:
-            path = os.path.join(bin_dir, tool)
-            if not os.access(path, os.X_OK):
-                raise RestoreError("no executable %s in bin_dir %s" % (tool, bin_dir))
-            return path
-        path = self.module.get_bin_path(tool)
-        if not path:
-            raise RestoreError("%s is not installed on the managed host: install the PostgreSQL client of the server's "
-                               "version (or set bin_dir), or use connect_via=docker_exec" % tool)
-        return path
-
-    def env(self) -> dict:
-        env = {"PGCONNECT_TIMEOUT": str(self.module.params["connect_timeout"]), "PGAPPNAME": "mem0ops.stack",
-               "PGPASSWORD": ""}
-        password = self.module.params["login_password"]
-        if password:
-            if self._passfile is None:
-                fd, self._passfile = tempfile.mkstemp(prefix="pgpass.", dir=self.module.tmpdir)
-                with os.fdopen(fd, "w") as handle:
-                    handle.write("*:*:*:*:%s\n" % password.replace("\\", "\\\\").replace(":", "\\:"))
-                os.chmod(self._passfile, 0o600)
-            env["PGPASSFILE"] = self._passfile
-        return env
-
-    def run(self, argv: list, env=None):
-        argv = [self.binary(argv[0])] + list(argv[1:])
-        rc, out, err = self.module.run_command(argv, environ_update=dict(self.env(), **(env or {})), encoding=None)
-        return rc, out or b"", err or b""
-
-    def stage(self, path: str, sha256: str):
-        """The path pg_restore reads the dump from: the file itself (the checksums were verified already)."""
-        return path
-
-    def shm_bytes(self):
-        """The server's /dev/shm is not visible from here."""
-        return None
-
-    def unstage(self):
-        pass
-
-    def close(self) -> None:
-        if self._passfile and os.path.exists(self._passfile):
-            os.unlink(self._passfile)
-        self._passfile = None
-
-
-class DockerRunner:
-    """pg_restore inside the database container, from a copy of the dump streamed into a private directory there.
-
-    Uses a Docker client without a read timeout: pg_restore builds an index in silence.
-    """
-
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
-        self.container_id = client.container().id
-        self.api = docker.APIClient(base_url=module.params["docker_host"], timeout=None)
-        self.workdir = None
-
-    def exit_code(self, exec_id: str) -> int:
-        for dummy in range(200):
-            info = self.api.exec_inspect(exec_id)
-            if not info.get("Running"):
-                return info.get("ExitCode")
-            time.sleep(0.05)
-        return info.get("ExitCode")
-
-    def run(self, argv: list, env=None):
-        exec_id = self.api.exec_create(self.container_id, argv, stdout=True, stderr=True,
-                                       environment=dict(self.client.exec_env(), **(env or {})))["Id"]
-        out, err = b"", b""
-        output = self.api.exec_start(exec_id, stream=True, demux=True)
-        try:
-            for chunk_out, chunk_err in output:
-                if chunk_out and len(out) < 64 * STDERR_LIMIT:
-                    out += chunk_out
-                if chunk_err and len(err) < 64 * STDERR_LIMIT:
-                    err += chunk_err
-        finally:
-            output.close()
-        return self.exit_code(exec_id), out, err
-
-    def stage(self, path: str, sha256: str):
-        """Stream the dump into a new private directory of the container; returns its path there."""
-        base = self.module.params["container_tmpdir"].rstrip("/") or "/"
-        rc, out, err = self.run(["mktemp", "-d", "%s/mem0ops-restore.XXXXXX" % base])
-        if rc != 0:
-            raise RestoreError("cannot create a directory under %s in container %s: %s"
-                               % (base, self.module.params["container"], (err or out).decode(errors="replace").strip()))
-        self.workdir = out.decode().strip()
-        size = os.path.getsize(path)
-        rc, out, err = self.run(["df", "-Pk", self.workdir])
-        lines = out.decode(errors="replace").splitlines()
-        if rc == 0 and len(lines) > 1 and len(lines[1].split()) > 3 and lines[1].split()[3].isdigit():
-            free = int(lines[1].split()[3]) * 1024
-            if free < size:
-                raise RestoreError("not enough free space in %s inside container %s for the dump: it has %d bytes, %d "
-                                   "are free; set container_tmpdir to a larger directory" % (base, self.module.params["container"], size, free))
-        name = os.path.basename(path)
-        try:
-            self.api.put_archive(self.container_id, self.workdir, tar_stream(path, name))
-        except docker.errors.APIError as exc:
-            raise RestoreError("cannot copy the dump into container %s: %s" % (self.module.params["container"], exc))
-        staged = "%s/%s" % (self.workdir, name)
-        rc, out, err = self.run(["sha256sum", staged])
-        found = out.decode(errors="replace").split()[:1]
-        if rc == 0 and found != [sha256]:
-            raise RestoreError("the copy of the dump in container %s has sha256 %s, the manifest says %s"
-                               % (self.module.params["container"], found[0] if found else "?", sha256))
-        return staged
-
-    def shm_bytes(self):
-        """Free bytes of the container's /dev/shm, None when unknown."""
-        rc, out, dummy = self.run(["df", "-Pk", "/dev/shm"])
-        lines = out.decode(errors="replace").splitlines()
-        if rc == 0 and len(lines) > 1 and len(lines[1].split()) > 3 and lines[1].split()[3].isdigit():
-            return int(lines[1].split()[3]) * 1024
-        return None
-
-    def unstage(self):
-        if self.workdir:
-            self.run(["rm", "-rf", "--", self.workdir])
-            self.workdir = None
-
-    def close(self) -> None:
-        self.unstage()
-        self.api.close()
-
-
-def make_runner(module, client):
-    if module.params["connect_via"] == "docker_exec":
-        return DockerRunner(module, client)
-    return LocalRunner(module, client)
 
 
 # --- the module ---------------------------------------------------------------------------------------------
@@ -590,14 +371,11 @@ class PgvectorRestore:
     def connect(self):
         self.client = client_from_module(self.module)
         self.runner = make_runner(self.module, self.client)
-        rc, out, err = self.runner.run(["pg_restore", "--version"])
-        if rc != 0:
-            raise RestoreError("cannot run pg_restore --version: %s" % (err or out).decode(errors="replace").strip())
-        major, version = tool_version(out.decode(errors="replace"))
+        major, version = run_version(self.runner, "pg_restore")
         self.results["pg_restore_version"] = version
         made_by = self.manifest.get("pg_dump_version") or "0"
         if major < int(made_by.split(".")[0]):
-            where = ("in container %s" % self.params["container"]) if self.params["connect_via"] == "docker_exec" else "on the managed host"
+            where = tools_location(self.params)
             hint = ("use connect_via=docker_exec to run the pg_restore of the database container, or point bin_dir at a "
                     "PostgreSQL %s client" % made_by.split(".")[0]) if self.params["connect_via"] == "tcp" else \
                 "restore into a server of version %s or later" % made_by.split(".")[0]
@@ -734,6 +512,7 @@ class PgvectorRestore:
 
 def main():
     argument_spec = postgres_argument_spec()
+    argument_spec.update(client_tools_argument_spec())
     argument_spec.update(
         src=dict(type="path", required=True),
         target_db=dict(type="str", required=True),
@@ -746,12 +525,10 @@ def main():
         no_owner=dict(type="bool", default=False),
         analyze=dict(type="bool", default=True),
         allow_quarantined=dict(type="bool", default=False),
-        bin_dir=dict(type="path"),
         container_tmpdir=dict(type="str", default="/tmp"),
     )
     module = AnsibleModule(argument_spec=argument_spec, required_if=POSTGRES_REQUIRED_IF, supports_check_mode=True)
-    if module.params["connect_via"] == "docker_exec" and not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    ensure_docker(module)
     PgvectorRestore(module).execute()
 
 

@@ -47,7 +47,7 @@ class FakeClient:
         if "to_regclass('mem0migrations')" in sql:
             return [{"present": True}]
         if "AS namespace" in sql:
-            return [{"namespace": ns, "n": n} for ns, n in sorted(self.namespaces.items())]
+            return [{"namespace": ns, "memories": n} for ns, n in sorted(self.namespaces.items())]
         if "AS type" in sql:
             return [{"type": "user_identity", "n": 1}]
         if "vector_dims" in sql:
@@ -194,13 +194,6 @@ def test_compress_arg(algorithm, level, major, expected):
 def test_compress_arg_refuses_zstd_before_16():
     with pytest.raises(pgvector_dump.DumpError, match="zstd compression needs pg_dump 16 or later; this pg_dump is 15"):
         pgvector_dump.compress_arg("zstd", 3, 15)
-
-
-def test_tool_version():
-    assert pgvector_dump.tool_version("pg_dump (PostgreSQL) 17.11 (Debian 17.11-0+deb13u1)") == (17, "17.11")
-    assert pgvector_dump.tool_version("pg_dump (PostgreSQL) 18beta1") == (18, "18.0")
-    with pytest.raises(pgvector_dump.DumpError, match="cannot read the version of pg_dump"):
-        pgvector_dump.tool_version("command not found")
 
 
 @pytest.mark.parametrize("selected, minimum, max_drop, baseline, problems, drop", [
@@ -482,36 +475,3 @@ def test_auto_compression(tmp_path, fakes, version, zstd, expected):
     fakes.options["server_version_num"] = 150008
     result = run(args(tmp_path))
     assert result["manifest"]["files"][0]["compression"] == expected
-
-
-def test_local_runner_hands_the_password_through_a_private_passfile(tmp_path):
-    calls = []
-
-    class Module:
-        params = {"bin_dir": None, "login_password": PASSWORD, "connect_timeout": 7}
-        tmpdir = str(tmp_path)
-
-        def get_bin_path(self, tool):
-            return "/usr/bin/" + tool
-
-        def run_command(self, argv, environ_update=None, umask=None, encoding=None):
-            passfile = environ_update["PGPASSFILE"]
-            calls.append((argv, dict(environ_update), umask, open(passfile).read(), stat.S_IMODE(os.stat(passfile).st_mode)))
-            return 0, b"", b""
-
-    runner = pgvector_dump.LocalRunner(Module(), None)
-    assert runner.dump(["pg_dump", "--format=custom"], "/backups/.x.dump.partial") == (0, b"", None)
-    runner.close()
-    argv, env, umask, content, mode = calls[0]
-    assert argv == ["/usr/bin/pg_dump", "--format=custom", "--file=/backups/.x.dump.partial"]
-    assert content == "*:*:*:*:s3cr\\:t\\\\pw\n" and mode == 0o600 and umask == 0o077
-    assert env["PGPASSWORD"] == "" and env["PGCONNECT_TIMEOUT"] == "7"
-    assert os.listdir(tmp_path) == []  # the passfile is gone
-
-
-def test_local_runner_with_a_bin_dir_without_pg_dump(tmp_path):
-    class Module:
-        params = {"bin_dir": str(tmp_path)}
-
-    with pytest.raises(pgvector_dump.DumpError, match="no executable pg_dump in bin_dir"):
-        pgvector_dump.LocalRunner(Module(), None).binary("pg_dump")

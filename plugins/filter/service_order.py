@@ -191,6 +191,23 @@ def service_order(services, names=None, reverse=False):
     return tiers
 
 
+def service_dependents(services, names):
+    """Every service that needs one of ``names``, directly or not, in start order (registered by stack.py)."""
+    if isinstance(names, str):
+        names = [names]
+    elif names is None or not isinstance(names, Sequence):
+        raise AnsibleFilterError('service_dependents: names must be a list of service names, got %r' % (names, ))
+    names = [str(name) for name in names]
+    needed = set(names)
+    out = []
+    for tier in service_order(services):
+        for name in tier:
+            if any(dep in needed for dep in _dependencies(name, services[name])):
+                needed.add(name)
+                out.append(name)
+    return out
+
+
 class FilterModule(object):
     """Service ordering filters."""
 

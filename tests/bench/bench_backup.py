@@ -513,6 +513,11 @@ def note(row: dict) -> str:
     return ", ".join("%s=%s" % (key, value) for key, value in row["detail"].items() if key != "rows_ok")
 
 
+def md_row(cells) -> str:
+    """One markdown table row; a | inside a cell (pg_dump | gzip -9) is escaped."""
+    return "| %s |" % " | ".join(cell.replace("|", "\\|") for cell in cells)
+
+
 def table(results: list, ratio_rows: list, runs: int = 0) -> tuple[str, str]:
     """The results as a text table and as markdown (medians, with min and max), then the targets and verdicts."""
     head = ("memories", "phase", "method", "runs", "median s", "min s", "max s", "MB", "notes")
@@ -521,7 +526,7 @@ def table(results: list, ratio_rows: list, runs: int = 0) -> tuple[str, str]:
             for r in results]
     line = "%9s  %-7s  %-28s  %4s  %8s  %7s  %7s  %9s  %s"
     text = [line % head] + [line % row for row in rows]
-    md = ["| %s |" % " | ".join(head), "|---:|---|---|---:|---:|---:|---:|---:|---|"] + ["| %s |" % " | ".join(row) for row in rows]
+    md = ["| %s |" % " | ".join(head), "|---:|---|---|---:|---:|---:|---:|---:|---|"] + [md_row(row) for row in rows]
     runs = runs or max([r.get("runs", 1) for r in results] or [1])
     targets = TARGETS_TEXT.format(small=SMALL, runs=runs)
     text += ["", targets]
@@ -531,7 +536,7 @@ def table(results: list, ratio_rows: list, runs: int = 0) -> tuple[str, str]:
         value = "-" if r["value"] is None else ("%+.2f" % r["value"] if unit else "%.2f" % r["value"]) + unit
         target = "-" if r["target"] is None else "<= %.2f%s" % (r["target"], unit)
         text.append("%9d  %-50s %9s  %-11s %s" % (r["size"], r["ratio"], value, target, r["verdict"]))
-        md.append("| %d | %s | %s | %s | %s |" % (r["size"], r["ratio"], value, target, r["verdict"]))
+        md.append(md_row((str(r["size"]), r["ratio"], value, target, r["verdict"])))
     return "\n".join(text), "\n".join(md) + "\n"
 
 

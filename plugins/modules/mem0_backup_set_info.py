@@ -1,0 +1,237 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mem0ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mem0_backup_set_info
+short_description: List mem0 backup sets, choose one and verify its files against its manifest
+version_added: 0.1.0
+description:
+  - Lists the backup sets under O(backup_root) (as M(mem0ops.stack.mem0_backup_set) writes them) with their status,
+    memory counts and problems, the partial sets, and the last good (valid) set.
+  - With O(select=true) (the default), chooses one set - O(set) when given, a timestamp or a set's directory, else the
+    newest valid set outside O(exclude_tiers) - reads its manifest and, with O(verify=true), checks the size and
+    sha256 of every file it names.
+  - It fails, naming the newest sets, when there is no such set or its manifest is not a backup set manifest. It does
+    not fail for a quarantined set, a missing part or a file that does not verify; it returns RV(status),
+    RV(missing_parts) and RV(file_problems) so that the caller can say what it refuses, in its own words.
+  - Read-only; it never reports a change.
+author:
+  - mem0ops engineers (@mem0ops)
+extends_documentation_fragment:
+  - mem0ops.stack.attributes
+  - mem0ops.stack.attributes.read_only
+  - mem0ops.stack.attributes.actiongroup_all
+options:
+  backup_root:
+    description:
+      - Directory that holds one directory per tier.
+    type: path
+    required: true
+  select:
+    description:
+      - Whether to choose a set. V(false) only lists the sets (RV(sets), RV(partials), RV(latest_good)).
+    type: bool
+    default: true
+  set:
+    description:
+      - The set to choose. A path (starting with C(/)) is a set's directory or its C(manifest.json); anything else is a
+        timestamp C(YYYYmmdd_HHMMSS), the newest set of that name in any tier.
+      - Empty, the newest valid set outside O(exclude_tiers).
+    type: str
+    default: ""
+  exclude_tiers:
+    description:
+      - Tiers left out when the newest valid set is chosen (for example the safety backups C(pre-restore) and
+        C(pre-reset)). A set named by O(set) is chosen whatever its tier.
+      - Brackets and quotes around the names are ignored, so that C(-e exclude_tiers=[pre-restore,pre-reset]) works.
+    type: list
+    elements: str
+    default: []
+  required_parts:
+    description:
+      - Parts the chosen set must hold; those it lacks are returned in RV(missing_parts).
+    type: list
+    elements: str
+    choices: [postgres, neo4j, history, config]
+    default: []
+  verify:
+    description:
+      - Check the size and sha256 of every file the chosen set's manifest names (reads every file).
+    type: bool
+    default: true
+  none_hint:
+    description:
+      - What to add to the error when there is no valid set at all (for example what to do about it).
+    type: str
+    default: ""
+notes:
+  - Set names are UTC timestamps; the newest set is the one with the greatest name.
+seealso:
+  - module: mem0ops.stack.mem0_backup_set
+"""
+
+EXAMPLES = r"""
+- name: Choose the newest valid set (safety backups left out) and verify its checksums
+  mem0ops.stack.mem0_backup_set_info:
+    backup_root: "{{ mem0_stack.backup_root }}"
+    exclude_tiers: [pre-restore, pre-reset]
+    required_parts: [postgres, neo4j]
+  register: chosen
+
+- name: Refuse a set that does not verify
+  ansible.builtin.fail:
+    msg: "{{ ['the set ' ~ chosen.path ~ ' does not match its manifest:'] + chosen.file_problems }}"
+  when: chosen.file_problems | length > 0
+
+- name: Choose a set by its timestamp, without reading its files
+  mem0ops.stack.mem0_backup_set_info:
+    backup_root: /var/lib/mem0ops/backups
+    set: "20261122_023000"
+    verify: false
+
+- name: Only list the sets and the last good one
+  mem0ops.stack.mem0_backup_set_info:
+    backup_root: /var/lib/mem0ops/backups
+    select: false
+  register: sets
+"""
+
+RETURN = r"""
+sets:
+  description: Every set, newest first, with path, tier, timestamp, status (V(valid), V(quarantined) or V(unknown)),
+    memories (the total), graph nodes, size and problems.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{path: /var/lib/mem0ops-lab/backups/daily/20261122_023000, tier: daily, timestamp: "20261122_023000",
+            status: valid, memories: 1968, graph_nodes: 70, size_bytes: 1214522, problems: []}]
+partials:
+  description: Partial sets (interrupted or running backups), with their age in hours.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+latest_good:
+  description: The newest valid set in any tier (as in RV(sets)), with the paths of its manifests and its memories
+    per namespace; null when there is none.
+  returned: always
+  type: dict
+  sample: {path: /var/lib/mem0ops-lab/backups/daily/20261122_023000, tier: daily, status: valid, memories: 1968,
+           manifest: /var/lib/mem0ops-lab/backups/daily/20261122_023000/manifest.json,
+           postgres_manifest: /var/lib/mem0ops-lab/backups/daily/20261122_023000/postgres/manifest.json}
+path:
+  description: The chosen set's directory.
+  returned: O(select=true)
+  type: str
+  sample: /var/lib/mem0ops-lab/backups/daily/20261122_023000
+manifest:
+  description: The chosen set's manifest.
+  returned: O(select=true)
+  type: dict
+  sample: {kind: backup_set, status: valid, tier: daily, timestamp: "20261122_023000", counts: {}, files: []}
+status:
+  description: The chosen set's status, from its manifest.
+  returned: O(select=true)
+  type: str
+  sample: valid
+problems:
+  description: The problems the chosen set's manifest records (why it is quarantined).
+  returned: O(select=true)
+  type: list
+  elements: str
+  sample: []
+missing_parts:
+  description: The parts of O(required_parts) the chosen set does not hold.
+  returned: O(select=true)
+  type: list
+  elements: str
+  sample: []
+file_problems:
+  description: One line per file that is missing or differs from the manifest in size or sha256; empty without
+    O(verify).
+  returned: O(select=true)
+  type: list
+  elements: str
+  sample: ["postgres/mem0_20261122_023000.dump: size 10 sha256 0a1b2c3d4e5f..., the manifest says size 12 sha256
+            9f8e7d6c5b4a..."]
+verified:
+  description: Whether the files were verified (O(verify)) and all matched; null without O(verify).
+  returned: O(select=true)
+  type: bool
+  sample: true
+files_verified:
+  description: How many files were verified (0 without O(verify)).
+  returned: O(select=true)
+  type: int
+  sample: 14
+age_seconds:
+  description: Seconds since the set was taken (from its timestamp); null when its name is not a timestamp.
+  returned: O(select=true)
+  type: int
+  sample: 3600
+"""
+
+import time
+from datetime import datetime, timezone
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mem0ops.stack.plugins.module_utils import backup_set as bset
+from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
+
+
+def run(params: dict, now: float) -> dict:
+    """The result of the module; raises bset.SetError with the message to fail with."""
+    sets, partials = bset.scan(params["backup_root"], now)
+    result = {"changed": False, "sets": [bset.public(s) for s in sets], "partials": partials,
+              "latest_good": bset.good_description(bset.latest_good(sets))}
+    if not params["select"]:
+        return result
+    path = bset.select(params["backup_root"], sets, params["set"], params["exclude_tiers"], params["none_hint"])
+    result["path"] = path
+    data = bset.read_set_manifest(path)
+    problems = bset.verify_set(data, path) if params["verify"] else []
+    result.update(manifest=data, status=data.get("status"), problems=list(data.get("problems") or []),
+                  missing_parts=bset.missing_parts(data, params["required_parts"]), file_problems=problems,
+                  verified=(not problems) if params["verify"] else None,
+                  files_verified=len(data.get("files") or []) if params["verify"] else 0,
+                  age_seconds=bset.age_seconds(data.get("timestamp") or "", datetime.fromtimestamp(now, timezone.utc)))
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            backup_root=dict(type="path", required=True),
+            select=dict(type="bool", default=True),
+            set=dict(type="str", default=""),
+            exclude_tiers=dict(type="list", elements="str", default=[]),
+            required_parts=dict(type="list", elements="str", choices=list(bset.PARTS), default=[]),
+            verify=dict(type="bool", default=True),
+            none_hint=dict(type="str", default=""),
+        ),
+        supports_check_mode=True,
+    )
+    # as given with -e on the command line, "[pre-restore,pre-reset]" arrives as one string
+    module.params["exclude_tiers"] = [tier.strip("[]\"' ") for tier in module.params["exclude_tiers"]
+                                      if tier.strip("[]\"' ")]
+    unknown = [tier for tier in module.params["exclude_tiers"] if tier not in bset.TIERS]
+    if unknown:
+        module.fail_json(msg="exclude_tiers names unknown tiers %s; the tiers are %s"
+                         % (", ".join(unknown), ", ".join(bset.TIERS)))
+    try:
+        result = run(module.params, time.time())
+    except bset.SetError as exc:
+        module.fail_json(msg=str(exc))
+    except (OSError, mf.ManifestError) as exc:
+        module.fail_json(msg="mem0_backup_set_info failed: %s" % exc)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The backup set: its layout and naming, the scan of a backup root, the selection of one set, the verification of
-its files against its manifest, and the rotation plan.
+its files against its manifest, the comparison of restored counts with it, and the rotation plan.
 
 A set is ``<backup_root>/<tier>/<YYYYmmdd_HHMMSS>/`` holding ``postgres/``, ``neo4j/``, ``history/``, ``config/`` and
 ``manifest.json``; it is written under ``<backup_root>/<tier>/.<YYYYmmdd_HHMMSS>.partial/`` and renamed when it is
@@ -253,6 +253,48 @@ def verify_set(data: dict, path: str) -> list:
             problems.append("%s: size %d sha256 %s..., the manifest says size %s sha256 %s..."
                             % (name, size, digest[:12], entry.get("size"), ("%s" % entry.get("sha256"))[:12]))
     return problems
+
+
+# --- compare ------------------------------------------------------------------------------------------------
+
+def as_int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def count_differences(data: dict, restored: dict, graph: bool = False, graph_users=None) -> list:
+    """How counts restored from a set differ from its manifest, one line each.
+
+    ``restored`` holds ``memories`` (total), ``per_namespace``, and with ``graph`` ``graph_nodes``,
+    ``graph_relationships`` and ``graph_user_ids`` (nodes per user); ``graph_users`` is the nodes per user of the
+    set's graph export manifest.
+    """
+    out = []
+    memories = dotted(data, "counts.memories.total")
+    memories = 0 if memories is None else memories
+    want_ns = dotted(data, "counts.memories.per_namespace") or {}
+    got_ns = restored.get("per_namespace") or {}
+    if as_int(restored.get("memories")) != as_int(memories):
+        out.append("memories: the set manifest says %s, the restored database holds %s" % (memories, restored.get("memories")))
+    for ns in sorted(set(want_ns) | set(got_ns)):
+        if as_int(want_ns.get(ns, 0)) != as_int(got_ns.get(ns, 0)):
+            out.append("memories in namespace '%s': the set manifest says %s, the restored database holds %s"
+                       % (ns, want_ns.get(ns, 0), got_ns.get(ns, 0)))
+    if not graph:
+        return out
+    for key, label in (("nodes", "graph nodes"), ("relationships", "graph relationships")):
+        want = dotted(data, "counts.graph.%s" % key)
+        got = restored.get("graph_%s" % key)
+        if want is not None and as_int(got) != as_int(want):
+            out.append("%s: the set manifest says %s, the restored graph holds %s" % (label, want, got))
+    want_users, got_users = graph_users or {}, restored.get("graph_user_ids") or {}
+    for user in sorted(set(want_users) | set(got_users)):
+        if as_int(want_users.get(user, 0)) != as_int(got_users.get(user, 0)):
+            out.append("graph nodes of user '%s': the export manifest says %s, the restored graph holds %s"
+                       % (user, want_users.get(user, 0), got_users.get(user, 0)))
+    return out
 
 
 # --- rotation -----------------------------------------------------------------------------------------------

@@ -64,6 +64,18 @@ options:
       - Check the size and sha256 of every file the chosen set's manifest names (reads every file).
     type: bool
     default: true
+  restored:
+    description:
+      - Counts restored from the chosen set (by a restore drill), compared with its manifest; the differences are
+        returned in RV(differences).
+      - C(memories) (the total) and C(per_namespace); with O(compare_graph) also C(graph_nodes),
+        C(graph_relationships) and C(graph_user_ids) (nodes per user, compared with the graph export's manifest).
+    type: dict
+  compare_graph:
+    description:
+      - Compare the graph counts of O(restored) too.
+    type: bool
+    default: false
   none_hint:
     description:
       - What to add to the error when there is no valid set at all (for example what to do about it).
@@ -93,6 +105,14 @@ EXAMPLES = r"""
     backup_root: /var/lib/mem0ops/backups
     set: "20261122_023000"
     verify: false
+
+- name: Compare the counts restored from the set with its manifest
+  mem0ops.stack.mem0_backup_set_info:
+    backup_root: /var/lib/mem0ops/backups
+    set: /var/lib/mem0ops/backups/daily/20261122_023000
+    verify: false
+    restored: {memories: 1968, per_namespace: {"mark_carey/sap": 678, "mark_carey/synovia": 1290}}
+  register: compared
 
 - name: Only list the sets and the last good one
   mem0ops.stack.mem0_backup_set_info:
@@ -169,6 +189,12 @@ files_verified:
   returned: O(select=true)
   type: int
   sample: 14
+differences:
+  description: With O(restored), one line per count that differs from the set's manifest; empty when all agree.
+  returned: O(select=true) and O(restored) given
+  type: list
+  elements: str
+  sample: ["memories in namespace 'mark_carey/sap': the set manifest says 678, the restored database holds 600"]
 age_seconds:
   description: Seconds since the set was taken (from its timestamp); null when its name is not a timestamp.
   returned: O(select=true)
@@ -176,6 +202,7 @@ age_seconds:
   sample: 3600
 """
 
+import os
 import time
 from datetime import datetime, timezone
 
@@ -201,6 +228,14 @@ def run(params: dict, now: float) -> dict:
                   verified=(not problems) if params["verify"] else None,
                   files_verified=len(data.get("files") or []) if params["verify"] else 0,
                   age_seconds=bset.age_seconds(data.get("timestamp") or "", datetime.fromtimestamp(now, timezone.utc)))
+    if params["restored"] is not None:
+        users = None
+        if params["compare_graph"]:
+            try:
+                users = bset.dotted(mf.read_manifest(os.path.join(path, "neo4j")), "counts.user_ids")
+            except mf.ManifestError:
+                users = None
+        result["differences"] = bset.count_differences(data, params["restored"], params["compare_graph"], users)
     return result
 
 
@@ -213,6 +248,8 @@ def main():
             exclude_tiers=dict(type="list", elements="str", default=[]),
             required_parts=dict(type="list", elements="str", choices=list(bset.PARTS), default=[]),
             verify=dict(type="bool", default=True),
+            restored=dict(type="dict"),
+            compare_graph=dict(type="bool", default=False),
             none_hint=dict(type="str", default=""),
         ),
         supports_check_mode=True,

@@ -115,3 +115,22 @@ def test_keep_counts_defaults_and_errors():
         with pytest.raises(bset.SetError) as exc:
             bset.keep_counts(keep)
         assert str(exc.value).startswith(text)
+
+
+def test_count_differences_names_every_count_that_differs():
+    data = {"counts": {"memories": {"total": 3, "per_namespace": {"a": 2, "b": 1}},
+                       "graph": {"nodes": 5, "relationships": 4}}}
+    same = {"memories": 3, "per_namespace": {"a": 2, "b": 1}, "graph_nodes": 5, "graph_relationships": 4,
+            "graph_user_ids": {"a": 3, "b": 2}}
+    assert bset.count_differences(data, same, True, {"a": 3, "b": 2}) == []
+    other = {"memories": "2", "per_namespace": {"a": 1, "c": 1}, "graph_nodes": None, "graph_relationships": 4,
+             "graph_user_ids": {"a": 3}}
+    assert bset.count_differences(data, other, True, {"a": 3, "b": 2}) == [
+        "memories: the set manifest says 3, the restored database holds 2",
+        "memories in namespace 'a': the set manifest says 2, the restored database holds 1",
+        "memories in namespace 'b': the set manifest says 1, the restored database holds 0",
+        "memories in namespace 'c': the set manifest says 0, the restored database holds 1",
+        "graph nodes: the set manifest says 5, the restored graph holds None",
+        "graph nodes of user 'b': the export manifest says 2, the restored graph holds 0"]
+    assert bset.count_differences(data, other, False) == bset.count_differences(data, other, True)[:4]
+    assert bset.count_differences({}, {"memories": 0, "per_namespace": {}}) == []

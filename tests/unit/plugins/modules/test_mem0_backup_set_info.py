@@ -115,3 +115,18 @@ def test_exclude_tiers_given_as_a_string_on_the_command_line(root):
     result = fails({"backup_root": str(root), "exclude_tiers": "[pre-restore,daily]"})
     assert result["msg"].startswith("no valid backup set under %s (tiers pre-restore, daily left out); the newest sets: "
                                     % root)
+
+
+def test_restored_counts_are_compared_with_the_manifest_and_the_graph_export(root):
+    path = str(root / "daily" / stamp(0))
+    restored = {"memories": sum(SEEDED.values()), "per_namespace": dict(SEEDED), "graph_nodes": 70,
+                "graph_relationships": 94, "graph_user_ids": {}}
+    result = ok({"backup_root": str(root), "set": path, "verify": False, "restored": restored, "compare_graph": True})
+    assert result["differences"] == []
+    restored["per_namespace"] = dict(SEEDED, **{"mark_carey/sap": 600})
+    restored["graph_user_ids"] = {"mark_carey/sap": 1}
+    result = ok({"backup_root": str(root), "set": path, "verify": False, "restored": restored, "compare_graph": True})
+    assert result["differences"] == [
+        "memories in namespace 'mark_carey/sap': the set manifest says 678, the restored database holds 600",
+        "graph nodes of user 'mark_carey/sap': the export manifest says 0, the restored graph holds 1"]
+    assert "differences" not in ok({"backup_root": str(root), "set": path, "verify": False})

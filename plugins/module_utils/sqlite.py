@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from ansible_collections.mem0ops.stack.plugins.module_utils.manifest import (
     MANIFEST_NAME, fsync_dir, new_manifest, sha256_file, write_json_atomic)
+from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import quote_ident  # the one SQL identifier rule
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PAGES_PER_STEP = 1024
@@ -47,10 +48,6 @@ def open_source(path: str):
         return conn
     except sqlite3.OperationalError:
         return sqlite3.connect(path, timeout=BUSY_TIMEOUT)
-
-
-def quote_ident(name: str) -> str:
-    return '"%s"' % name.replace('"', '""')
 
 
 def table_rows(conn) -> dict:

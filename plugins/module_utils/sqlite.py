@@ -13,7 +13,7 @@ import time
 from urllib.parse import quote
 
 from ansible_collections.mem0ops.stack.plugins.module_utils.manifest import (
-    MANIFEST_NAME, fsync_dir, new_manifest, sha256_file, write_json_atomic)
+    MANIFEST_NAME, commit_file, fsync_dir, new_manifest, partial_path, sha256_file, write_json_atomic)
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import quote_ident  # the one SQL identifier rule
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -74,7 +74,7 @@ def count_rows(path: str) -> dict:
 def backup_one(source: str, dest_dir: str, name: str) -> dict:
     """Copy one live database page by page to dest_dir/name, check it, and return its manifest entry."""
     final = os.path.join(dest_dir, name)
-    partial = os.path.join(dest_dir, ".%s.partial" % name)
+    partial = partial_path(final)
     if os.path.exists(partial):
         os.unlink(partial)
     started = time.monotonic()
@@ -99,12 +99,7 @@ def backup_one(source: str, dest_dir: str, name: str) -> dict:
     if integrity != ["ok"]:
         os.unlink(partial)
         raise SqliteBackupError("the online backup of %s fails PRAGMA integrity_check: %s" % (source, "; ".join(integrity[:5])))
-    fd = os.open(partial, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(partial, final)
+    commit_file(partial, final)
     return {"name": name, "size": os.path.getsize(final), "sha256": sha256_file(final), "source": source,
             "tables": tables, "integrity": "ok", "page_count": page_count, "journal_mode": journal_mode,
             "seconds": round(time.monotonic() - started, 3)}

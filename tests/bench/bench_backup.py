@@ -66,6 +66,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -501,6 +502,8 @@ def ratios(results: list) -> list:
                          "verdict": verdict(value, target)})
     for size in sorted({r["size"] for r in results if r["phase"] == "count"}):
         found = {r["method"]: r["seconds"] for r in results if r["size"] == size and r["phase"] == "count"}
+        if len(found) < 4 or not found["count_raw"]:  # an interrupted bench
+            continue
         startup = found["count_ours_empty"] - found["count_raw_empty"]
         values = [(found["count_ours"] - startup) / found["count_raw"], found["count_ours"] / found["count_raw"], startup]
         for (name, kind, target), value in zip(COUNT_TARGETS, values):
@@ -669,6 +672,7 @@ def main(argv: list) -> int:
            sorted(args.skip) or "nothing", pg.container, tmp))
     started = datetime.now(timezone.utc)
     status, bench, server = 0, None, "?"
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a timeout or kill ends it like Ctrl-C: cleaned up
     try:
         for leftover in pg.bench_dbs():
             say("dropping %s, left over from an earlier run" % leftover)
@@ -685,6 +689,9 @@ def main(argv: list) -> int:
         except BenchError as exc:
             say("FAILED: %s" % exc)
             status = 1
+        except KeyboardInterrupt:
+            say("interrupted: dropping the bench databases, then the table of what was measured so far")
+            status = 130
     finally:
         cleanup(pg, tmp)
     if bench is not None and bench.samples:

@@ -16,7 +16,8 @@ description:
     C({group, target, check, type, severity, ok, detail, text, ok_text}); C(ok) is C(true), C(false), or C(null)
     when the check could not be evaluated. No secret is read.
   - The same file holds C(container_states) (the state of each container from C(docker_container_info) results,
-    for the C(health) and C(verify) roles) and C(health_alerts) (alert type -> firing or resolved, from the checks).
+    for the C(health) and C(verify) roles), C(health_alerts) (alert type -> firing or resolved, from the checks) and
+    C(health_summary) (the lines of the report a person reads).
 options:
   _input:
     description: The inventory's C(mem0_stack) tree.
@@ -452,6 +453,81 @@ def health_alerts(checks):
     return out
 
 
+def _verdict(checks):
+    if any(check.get('ok') is False for check in checks):
+        return 'PROBLEM '
+    if any(check.get('ok') is True for check in checks):
+        return 'ok      '
+    return 'unknown '
+
+
+def _unique(values):
+    out = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+SUMMARY_GROUPS = (('docker', 'docker'), ('service', 'services'), ('disk', 'volumes'), ('backup', 'backups'), ('data', 'data'))
+SUMMARY_DELIVERIES = (('sent', 'sent'), ('suppressed', 'suppressed (cooldown)'), ('resolved', 'recovery sent'), ('failed', 'NOT DELIVERED'))
+
+
+def health_summary(checks, alerts, count, graph, deliveries, restore, settings):
+    """What a person reads at 02:30: the verdict, each check ok or PROBLEM, the counts, what was sent.
+
+    ``settings``: C(name), C(at) (the UTC time shown), C(seconds) (the run's duration), C(check_mode), C(alerting)
+    (alerting configured and on), C(alerting_on) (health_alerting).
+    """
+    settings = _mapping(settings, 'settings')
+    count = _mapping(count, 'count')
+    graph = _mapping(graph, 'graph')
+    deliveries = _mapping(deliveries, 'deliveries')
+    restore = _mapping(restore, 'restore')
+    firing = [alert['type'] for alert in alerts if alert.get('state') == 'firing']
+    lines = ['mem0 health of ' + _s(settings.get('name')) + ' at ' + _s(settings.get('at')) + ' UTC: '
+             + ('OK, every check passed' if not firing else _s(len(firing)) + ' PROBLEM(S): ' + ', '.join(firing))
+             + ' (' + _s(settings.get('seconds')) + ' s)']
+    if _bool(settings.get('check_mode', False)):
+        lines.append('CHECK MODE: no alert sent, no state or metrics written')
+    for group, title in SUMMARY_GROUPS:
+        in_group = [check for check in checks if check.get('group') == group]
+        if not in_group:
+            continue
+        lines.append(title + ':')
+        for target in _unique(check.get('target') for check in in_group):
+            of_target = [check for check in in_group if check.get('target') == target]
+            details = (_unique(check.get('detail') for check in of_target if check.get('ok') is not None)
+                       or _unique(check.get('detail') for check in of_target))
+            label = target if group in ('service', 'disk') else ''
+            lines.append('  ' + _verdict(of_target) + ' ' + (('%-15s ' % label) if label else '') + '; '.join(_s(d) for d in details))
+    if count.get('database_up'):
+        lines.append('           last good run: '
+                     + ((_s(_get(count, 'baseline', 'total')) + ' (' + _s(count.get('drop_percent')) + '% drop)')
+                        if count.get('baseline') else 'none yet (first run)')
+                     + '; last good backup: '
+                     + ((_s(_get(graph, 'baseline', 'total')) + ' (' + _s(graph.get('drop_percent')) + '% drop)')
+                        if graph.get('baseline') else 'none'))
+    else:
+        problems = count.get('problems', ['?']) or ['']
+        lines.append('           memories not counted: PostgreSQL does not answer (' + truncate(_s(problems[0]), 160) + ')')
+    lines.append('alerts:')
+    if not _bool(settings.get('alerting', False)):
+        not_sent = deliveries.get('not_sent')
+        lines.append('  not sent (alerting is '
+                     + ('off' if not _bool(settings.get('alerting_on', False)) else 'not configured: no bot token or chat id') + ')'
+                     + ((': ' + ', '.join(_s(t) for t in not_sent)) if not_sent else ''))
+    else:
+        for key, title in SUMMARY_DELIVERIES:
+            if deliveries.get(key):
+                lines.append('  ' + title + ': ' + ', '.join(_s(t) for t in deliveries[key]))
+        if not any(deliveries.get(key) for key, _title in SUMMARY_DELIVERIES):
+            lines.append('  none')
+    if restore.get('state') != 'not_needed':
+        lines.append('restore: ' + _s(restore.get('detail')))
+    return lines
+
+
 class FilterModule:
     """The health role's decisions."""
 
@@ -460,4 +536,5 @@ class FilterModule:
             'health_checks': health_checks,
             'container_states': container_states,
             'health_alerts': health_alerts,
+            'health_summary': health_summary,
         }

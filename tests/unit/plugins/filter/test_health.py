@@ -17,7 +17,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mem0ops.stack.plugins.filter.health import (
-    FilterModule, health_alerts, health_checks, container_states, truncate)
+    FilterModule, container_states, health_alerts, health_checks, health_summary, truncate)
 
 STACK = {
     'name': 'lab', 'docker_host': 'unix:///run/docker.sock',
@@ -69,7 +69,7 @@ def by_type(checks):
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {'health_checks', 'container_states', 'health_alerts'}
+    assert set(FilterModule().filters()) == {'health_checks', 'container_states', 'health_alerts', 'health_summary'}
 
 
 def test_everything_healthy_passes_in_order():
@@ -215,3 +215,35 @@ def test_unknown_service_and_bad_input_name_the_fix():
         health_checks(STACK, **healthy(services=['nope']))
     with pytest.raises(AnsibleFilterError, match='containers must be a dictionary'):
         health_checks(STACK, **healthy(containers=['x']))
+
+
+SUMMARY_SETTINGS = {'name': 'lab', 'at': '2026-12-02 13:40:05', 'seconds': 3.2, 'check_mode': False, 'alerting': False,
+                    'alerting_on': False}
+NO_DELIVERIES = {'sent': [], 'suppressed': [], 'resolved': [], 'failed': [], 'not_sent': []}
+
+
+def test_summary_when_everything_passes():
+    args = healthy()
+    checks = health_checks(STACK, **args)
+    lines = health_summary(checks, health_alerts(checks), args['count'], args['graph'], NO_DELIVERIES, {'state': 'not_needed'},
+                           SUMMARY_SETTINGS)
+    assert lines[0] == 'mem0 health of lab at 2026-12-02 13:40:05 UTC: OK, every check passed (3.2 s)'
+    assert lines[1:4] == ['docker:', '  ok       Docker engine at unix:///run/docker.sock answers', 'services:']
+    assert lines[4] == ('  ok       postgres        container pg_c running, Docker health healthy; accepts connections; '
+                        'login mem0@127.0.0.1:5433/mem0 accepted')
+    assert '           last good run: 1968 (0.0% drop); last good backup: none' in lines
+    assert lines[-2:] == ['alerts:', '  not sent (alerting is off)']
+
+
+def test_summary_with_problems_deliveries_and_a_restore():
+    args = healthy(pg={'results': [{'item': 'postgres', 'is_available': False, 'msg': 'could not connect: refused'}]},
+                   count={'database_up': False, 'problems': ['refused']})
+    checks = health_checks(STACK, **args)
+    deliveries = dict(NO_DELIVERIES, sent=['postgresql_connection'], failed=['x'])
+    lines = health_summary(checks, health_alerts(checks), args['count'], {}, deliveries, {'state': 'failed', 'detail': 'boom'},
+                           dict(SUMMARY_SETTINGS, check_mode=True, alerting=True, alerting_on=True))
+    assert lines[0] == 'mem0 health of lab at 2026-12-02 13:40:05 UTC: 1 PROBLEM(S): postgresql_connection (3.2 s)'
+    assert lines[1] == 'CHECK MODE: no alert sent, no state or metrics written'
+    assert '  PROBLEM  postgres        container pg_c running, Docker health healthy; refuses connections: could not connect: refused' in lines
+    assert '           memories not counted: PostgreSQL does not answer (refused)' in lines
+    assert lines[-4:] == ['alerts:', '  sent: postgresql_connection', '  NOT DELIVERED: x', 'restore: boom']

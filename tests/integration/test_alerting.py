@@ -6,63 +6,24 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import socket
 import subprocess
 import sys
-import tempfile
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .labkit import REPO
+from .labkit import REPO, FakeTelegram, free_port
 
 pytestmark = pytest.mark.integration
 
-FAKE_TELEGRAM = REPO / "lab" / "apps" / "fake_telegram.py"
 CHAT_ID = "4242"
 TOKEN_ENV = "MEM0OPS_TEST_BOT_TOKEN"
 
 
-class FakeTelegram:
-    """The fake Bot API as a subprocess; stopped by its own pid."""
-
-    def __init__(self, tmp_path: Path):
-        self.token = "%d:%s" % (secrets.randbelow(10**9), secrets.token_urlsafe(24))
-        self.record = tmp_path / "telegram.jsonl"
-        self.log = tempfile.TemporaryFile(mode="w+")
-        env = dict(os.environ, FAKE_TELEGRAM_TOKEN=self.token, FAKE_TELEGRAM_CHAT_ID=CHAT_ID)
-        self.proc = subprocess.Popen([sys.executable, str(FAKE_TELEGRAM), "--port", "0", "--record", str(self.record)],
-                                     env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("fake_telegram listening on http://127.0.0.1:"), line
-        self.url = line.rsplit(" ", 1)[-1]
-
-    def messages(self) -> list:
-        with urllib.request.urlopen(self.url + "/messages", timeout=10) as resp:  # noqa: S310 - loopback
-            return json.load(resp)["result"]
-
-    def fail_next(self, status: int, count: int = 1) -> None:
-        request = urllib.request.Request(self.url + "/control", method="POST",
-                                         data=json.dumps({"fail_status": status, "fail_count": count}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback
-            pass
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        self.log.seek(0)
-        return self.log.read()
-
-
 @pytest.fixture
 def telegram(tmp_path):
-    fake = FakeTelegram(tmp_path)
+    fake = FakeTelegram(chat_id=CHAT_ID, record=tmp_path / "telegram.jsonl")
     yield fake
     server_log = fake.stop()
     assert fake.token not in server_log
@@ -121,12 +82,6 @@ def alert(tmp_path, telegram):
         assert telegram.token not in path.read_text()
     if telegram.record.exists():
         assert telegram.token not in telegram.record.read_text()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_one_message_per_firing_within_the_cooldown_and_one_recovery(alert, telegram):
@@ -200,7 +155,7 @@ def test_telegram_failing_is_reported_and_retried_when_fail_on_error_is_false(al
 
 
 def test_telegram_unreachable_fails_without_the_token(alert, telegram):
-    port = closed_port()
+    port = free_port()
     result = alert(verbose=True, api_url="http://127.0.0.1:%d" % port)
 
     assert result["failed"] is True

@@ -2,9 +2,8 @@
 
 - The lab (read-only): a backup into a temporary backup root is a complete, valid set whose checksums verify and
   which holds no secret in clear; a check-mode run writes nothing.
-- A scratch copy of the stack (ports 4xxxx, containers *_bk, everything under a temporary directory), brought up
-  with playbooks/lab.yml and removed at the end: an interrupted run and a failing part leave only a .partial
-  directory; a changed env file and then an emptied database quarantine their sets, alert and fail the run, and
+- The session's scratch stack (tests/integration/scratch.py), with a backup root of the test's own: an interrupted
+  run and a failing part leave only a .partial directory; a changed env file and then an emptied database quarantine their sets, alert and fail the run, and
   the rotation that still runs keeps the good set.
 """
 
@@ -20,25 +19,19 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 
-from .labkit import LAB_INVENTORY, REPO, load_stack, run_playbook, task_result
+from .labkit import REPO, SEEDED, run_playbook, task_result
 
 pytestmark = pytest.mark.integration
 
-SEEDED = {"mark_carey/sap": 678, "mark_carey/synovia": 1243, "mark_carey/booking": 33, "mark_carey/personal": 14}
 PUBLISH = "Publish the result for includers"
 GATE_FAIL = "Stop when the set is quarantined"
 ROTATE = "Rotate the sets (only valid sets count; the last good set is never deleted)"
-SCRATCH_PORTS = {"postgres": {"port": 45433, "container_port": 45433}, "neo4j": {"http_port": 47475, "bolt_port": 47688},
-                 "embedder": {"port": 41434}, "mem0": {"port": 48888}, "openmemory_mcp": {"port": 48765},
-                 "openmemory_ui": {"port": 43000}}
 
 
 def backup_result(report: dict, host: str) -> dict:
@@ -198,94 +191,32 @@ def test_check_mode_writes_nothing(lab_backup):
 
 # --- the scratch stack --------------------------------------------------------------------------------------
 
-class FakeTelegram:
-    def __init__(self, token: str):
-        env = dict(os.environ, FAKE_TELEGRAM_TOKEN=token)
-        self.proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "python"), str(REPO / "lab" / "apps" / "fake_telegram.py"),
-                                      "--port", "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline().strip()
-        assert line.startswith("fake_telegram listening on "), line
-        self.url = line.rsplit(" ", 1)[-1]
-
-    def messages(self) -> list:
-        with urllib.request.urlopen(self.url + "/messages", timeout=10) as answer:
-            return json.load(answer)["result"]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+KEEP_TABLE = "mem0ops_backup_it_keep"
 
 
-def scratch_inventory(base: Path, telegram: FakeTelegram, token: str) -> Path:
-    """inventories/lab with every name, port and path of the stack moved out of the lab's way."""
-    inventory = base / "inventory"
-    (inventory / "group_vars" / "mem0_hosts").mkdir(parents=True)
-    (inventory / "hosts.yml").write_text(yaml.safe_dump({"mem0_hosts": {"hosts": {"bk": {
-        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}))
-    lab = yaml.safe_load((LAB_INVENTORY / "group_vars" / "mem0_hosts" / "stack.yml").read_text())
-    lab["mem0ops_lab_root"] = str(base / "root")
-    stack = lab["mem0_stack"]
-    stack["name"] = "bk"
-    stack["compose"]["project"] = "mem0_bk"
-    stack["embedding"]["base_url"] = "http://127.0.0.1:%d" % SCRATCH_PORTS["embedder"]["port"]
-    for name, service in stack["services"].items():
-        service["container"] = service["container"].replace("_lab", "_bk")
-        service.update(SCRATCH_PORTS.get(name, {}))
-    stack["services"]["postgres"]["database"] = "mem0_bk"
-    stack["alerting"] = {"api_url": telegram.url, "bot_token": token, "chat_id": "4242",
-                         "state_dir": str(base / "alerts"), "cooldown": 0}
-    (inventory / "group_vars" / "mem0_hosts" / "stack.yml").write_text(yaml.safe_dump(lab, sort_keys=False))
-    return inventory
-
-
-@pytest.fixture(scope="module")
-def scratch():
-    base = Path(tempfile.mkdtemp(prefix="mem0ops-bk-"))
-    token = "4242:%s" % secrets.token_hex(16)
-    telegram = FakeTelegram(token)
-    inventory = scratch_inventory(base, telegram, token)
+@pytest.fixture
+def scratch(scratch_stack, tmp_path):
+    """The session's scratch stack with a backup root of this test's own (so no earlier set is the baseline); the
+    memories the test empties are put back at the end."""
+    scratch_stack.telegram.clear()
+    root = tmp_path / "backups"
     try:
-        # On a busy 2-core machine Neo4j can take longer than its compose health check allows (90 x 2 s) and is
-        # marked unhealthy while still starting; running the lab play again waits for it once it is up.
-        for attempt in range(3):
-            report = run_playbook("lab.yml", "-e", "lab_health_timeout=1200", inventory=inventory)
-            if report["rc"] == 0:
-                break
-            time.sleep(30 * (attempt + 1))
-        assert report["rc"] == 0, report["raw"][-3000:]
-        stack = load_stack(inventory, "bk")
-        yield {"inventory": inventory, "stack": stack, "root": Path(stack["backup_root"]), "telegram": telegram,
-               "token": token}
+        yield {"inventory": scratch_stack.inventory, "stack": scratch_stack.stack, "root": root,
+               "telegram": scratch_stack.telegram, "token": scratch_stack.telegram.token, "host": scratch_stack.host,
+               "scratch": scratch_stack}
     finally:
-        run_playbook("lab.yml", "-e", "lab_state=absent", inventory=inventory)
-        telegram.stop()
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def scratch_sql(stack: dict, *statements: str) -> None:
-    import psycopg2
-
-    svc = stack["services"]["postgres"]
-    conn = psycopg2.connect(host=svc["host"], port=svc["port"], user=svc["user"], password=svc["password"],
-                            dbname=svc["database"], connect_timeout=10)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
+        scratch_stack.put_memories_back(KEEP_TABLE)
 
 
 def run_scratch(scratch, *args):
-    return run_playbook("backup.yml", *args, inventory=scratch["inventory"])
+    return run_playbook("backup.yml", "-e", "backup_root=%s" % scratch["root"], *args, inventory=scratch["inventory"])
 
 
 def interrupt_midway(scratch) -> None:
     """Start a backup and SIGKILL the whole run once pg_dump is writing into the partial set."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
     proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(scratch["inventory"]),
-                             str(REPO / "playbooks" / "backup.yml")], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                             "-e", "backup_root=%s" % scratch["root"], str(REPO / "playbooks" / "backup.yml")], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     daily = scratch["root"] / "daily"
@@ -309,7 +240,7 @@ def test_scratch_gate_interruptions_and_rotation(scratch):
     # 1. a good set
     report = run_scratch(scratch)
     assert report["rc"] == 0, report["raw"][-3000:]
-    good = backup_result(report, "bk")
+    good = backup_result(report, scratch["host"])
     assert good["status"] == "valid" and good["memories"]["per_namespace"] == SEEDED
     assert final_sets(root, "daily") == [Path(good["path"]).name]
 
@@ -338,25 +269,23 @@ def test_scratch_gate_interruptions_and_rotation(scratch):
     finally:
         env_file.write_bytes(original)
     assert report["rc"] != 0
-    changed = backup_result(report, "bk")
+    changed = backup_result(report, scratch["host"])
     assert changed["status"] == "quarantined" and len(changed["problems"]) == 1
     assert "env_file.sha256" in changed["problems"][0] and changed["baseline"]["path"] == good["path"]
-    assert "QUARANTINED" in task_result(report, GATE_FAIL, "bk")["msg"]
+    assert "QUARANTINED" in task_result(report, GATE_FAIL, scratch["host"])["msg"]
     assert (Path(changed["path"]) / "QUARANTINED.txt").is_file()
 
     # 5. the database emptied: quarantined, the failure names the drop; rotation with keep daily 1 ran first and
     #    kept the good set, and removed the stale partial sets
-    scratch_sql(stack, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mem0ops.stack' "
-                       "AND pid <> pg_backend_pid()", "SET lock_timeout = '30s'",
-                "TRUNCATE %s" % stack["mem0"]["collection"])
+    scratch["scratch"].empty_memories(KEEP_TABLE)
     report = run_scratch(scratch, "-e", '{"backup_keep": {"daily": 1}, "backup_stale_partial_hours": 0}')
     assert report["rc"] != 0
-    empty = backup_result(report, "bk")
+    empty = backup_result(report, scratch["host"])
     assert empty["status"] == "quarantined" and empty["memories"]["total"] == 0
-    message = task_result(report, GATE_FAIL, "bk")["msg"]
+    message = task_result(report, GATE_FAIL, scratch["host"])["msg"]
     assert "memories dropped 100%% since the last good set daily/%s: 1968 -> 0" % Path(good["path"]).name in message
     assert "The last good set is %s (1968 memories)" % good["path"] in message
-    rotation = task_result(report, ROTATE, "bk")
+    rotation = task_result(report, ROTATE, scratch["host"])
     assert rotation["latest_good"]["path"] == good["path"]
     assert {e["status"] for e in rotation["would_delete"]} == {"partial"}
     assert sorted(final_sets(root, "daily")) == sorted(Path(p).name for p in (good["path"], changed["path"], empty["path"]))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .labkit import run_playbook, task_result
+from .labkit import SEEDED, SEEDED_NODES, SEEDED_RELATIONSHIPS, run_playbook, task_result
 
 pytestmark = pytest.mark.integration
 
@@ -76,30 +76,13 @@ def assert_no_secret(stack: dict, report: dict, drill: bool = True) -> None:
                 assert "censored" in task_result(report, name), name
 
 
-def valid_sets(stack: dict) -> list:
-    """Valid sets under the backup root, newest first (as mem0_backup_set orders them)."""
-    found = []
-    for manifest in Path(stack["backup_root"]).glob("*/*/manifest.json"):
-        try:
-            data = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            continue
-        if data.get("kind") == "backup_set" and data.get("status") == "valid":
-            found.append((manifest.parent.name, manifest.parent))
-    return [path for _name, path in sorted(found, reverse=True)]
-
-
 @pytest.fixture(scope="module")
 def fresh_set(stack) -> Path:
-    """A fresh backup of the lab (tier manual), so that there is a valid set to drill."""
+    """A fresh backup of the lab (tier manual), so that there is a valid set to drill; its failure fails the tests."""
     report = run_playbook("backup.yml", "-e", BACKUP_VARS)
     assert_no_secret(stack, report, drill=False)
-    if report["rc"] == 0:
-        return Path(task_result(report, "Publish the result for includers")["ansible_facts"]["backup_result"]["path"])
-    # The lab may be in the middle of another test's reset: any valid set will do for the drill.
-    sets = valid_sets(stack)
-    assert sets, "the backup failed and there is no valid set to drill: %s" % report["raw"][-3000:]
-    return sets[0]
+    assert report["rc"] == 0, "the backup to drill failed: %s" % report["raw"][-3000:]
+    return Path(task_result(report, "Publish the result for includers")["ansible_facts"]["backup_result"]["path"])
 
 
 def test_drill_check_mode_starts_nothing(stack, fresh_set):
@@ -147,6 +130,10 @@ def test_drill_restores_counts_and_searches_then_removes_everything(stack, fresh
     assert result["expected"]["per_namespace"] == counts["memories"]["per_namespace"]
     assert result["restored"]["per_namespace"] == counts["memories"]["per_namespace"]
     assert result["files_verified"] == len(manifest["files"])
+    # the seed's own counts, independent of the manifest: the drilled set is the seeded lab
+    assert result["restored"]["per_namespace"] == SEEDED
+    assert result["restored"]["graph_nodes"] == SEEDED_NODES
+    assert result["restored"]["graph_relationships"] == SEEDED_RELATIONSHIPS
     if "graph" in counts and counts["graph"].get("nodes") is not None:
         assert result["neo4j"]["drilled"] is True
         assert result["restored"]["graph_nodes"] == counts["graph"]["nodes"]

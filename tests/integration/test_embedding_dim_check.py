@@ -7,37 +7,16 @@ nomic-embed-text (768). Throwaway databases are dropped afterwards, even when a 
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from .labkit import LAB_INVENTORY, REPO
+from .labkit import NEO4J, PG_DOCKER, PG_TCP, lab_secrets, run_tasks
 
 pytestmark = pytest.mark.integration
 
 MODULE = "mem0ops.stack.embedding_dim_check"
 INCIDENT_MEMORIES = 20
-PG = "mem0_stack.services.postgres"
-PG_TCP = {
-    "login_host": "{{ %s.host }}" % PG, "login_port": "{{ %s.port }}" % PG, "login_user": "{{ %s.user }}" % PG,
-    "login_password": "{{ %s.password }}" % PG, "db": "{{ %s.database }}" % PG,
-}
-PG_DOCKER = {
-    "connect_via": "docker_exec", "container": "{{ %s.container }}" % PG, "docker_host": "{{ mem0_stack.docker_host }}",
-    "login_port": "{{ %s.container_port }}" % PG, "login_user": "{{ %s.user }}" % PG,
-    "login_password": "{{ %s.password }}" % PG, "db": "{{ %s.database }}" % PG,
-}
-NEO4J = {
-    "neo4j": True,
-    "neo4j_uri": "bolt://{{ mem0_stack.services.neo4j.host }}:{{ mem0_stack.services.neo4j.bolt_port }}",
-    "neo4j_user": "{{ mem0_stack.services.neo4j.user }}",
-    "neo4j_password": "{{ mem0_stack.services.neo4j.password }}",
-}
 EMBEDDER = {
     "embedder_provider": "{{ mem0_stack.embedding.provider }}",
     "embedder_model": "{{ mem0_stack.embedding.model }}",
@@ -50,24 +29,6 @@ LAB_SOURCES = {
     "neo4j embedding": 768, "model nomic-embed-text": 768, "configured embedder_dims": 768,
     "live embedder nomic-embed-text": 768,
 }
-
-
-def run_tasks(*tasks: dict) -> tuple[list[dict], str]:
-    """Run tasks on the lab host in one play (JSON callback); return each task's result and the raw output."""
-    play = [{"name": "embedding_dim_check under test", "hosts": "lab", "gather_facts": False,
-             "tasks": [dict(task, name="task %d" % i, ignore_errors=True) for i, task in enumerate(tasks)]}]
-    with tempfile.TemporaryDirectory() as tmp:
-        playbook = Path(tmp) / "play.yml"
-        playbook.write_text(json.dumps(play))
-        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-        proc = subprocess.run(
-            [str(Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "ansible-playbook"),
-             "-i", str(LAB_INVENTORY), str(playbook)],
-            cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    report = json.loads(proc.stdout)
-    results = [task["hosts"]["lab"] for task in report["plays"][0]["tasks"]]
-    assert len(results) == len(tasks), proc.stdout[-2000:]
-    return results, proc.stdout
 
 
 def check(args: dict, check_mode: bool = False) -> dict:
@@ -85,42 +46,13 @@ def without_invocation(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "invocation"}
 
 
-def secrets_of(stack) -> list[str]:
-    svc = stack["services"]
-    return [svc["postgres"]["password"], svc["neo4j"]["password"], svc["mem0"]["api_key"]]
-
-
-@pytest.fixture
-def throwaway_db(pg):
-    """A function that creates an empty database on the lab server; every one is dropped afterwards."""
-    created = []
-
-    def create() -> str:
-        name = "mem0_it_%s" % secrets.token_hex(4)
-        admin = pg("postgres")
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute('CREATE DATABASE "%s"' % name)
-        admin.close()
-        created.append(name)
-        return name
-
-    yield create
-    admin = pg("postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        for name in created:
-            cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-    admin.close()
-
-
 @pytest.fixture
 def incident_db(stack, throwaway_db, tmp_path):
     """The January data: memories written through the real mem0 library with OpenAI's 1536-dim model."""
     os.environ["MEM0_TELEMETRY"] = "false"  # read by mem0 at import: no PostHog, no mem0migrations table
     from mem0 import Memory
 
-    name = throwaway_db()
+    name = throwaway_db(with_table=False)
     svc = stack["services"]["postgres"]
     base_url = stack["embedding"]["base_url"]
     memory = Memory.from_config({
@@ -154,7 +86,7 @@ def test_lab_agrees_on_768_everywhere_also_in_check_mode(stack):
     assert without_invocation(checked) == without_invocation(tcp)
     assert docker["agree"] is True and dims_by_source(docker)["live embedder nomic-embed-text"] == 768
     assert "openai API at" in [s for s in docker["sources"] if s["role"] == "probe"][0]["detail"]
-    assert not any(s in raw for s in secrets_of(stack))
+    assert not any(s in raw for s in lab_secrets(stack))
 
 
 def test_catches_mem0s_trap_configured_512_while_the_model_returns_768(stack):
@@ -163,7 +95,7 @@ def test_catches_mem0s_trap_configured_512_while_the_model_returns_768(stack):
     assert ("embedder_dims (mem0's embedding_model_dims) is 512 but nomic-embed-text really returns 768 (live probe): "
             "set embedding_model_dims to 768") in result["msg"]
     assert "configured embedder_dims: 512" in result["msg"] and "live embedder nomic-embed-text: 768" in result["msg"]
-    assert not any(s in raw for s in secrets_of(stack))
+    assert not any(s in raw for s in lab_secrets(stack))
 
 
 def test_a_model_the_embedder_does_not_have_is_named():
@@ -188,7 +120,7 @@ def test_incident_replay_fails_with_both_ways_out(stack, incident_db):
     assert reported["data_dims"] == [1536] and reported["embedder_dims"] == [768]
     assert reported["memories"] == INCIDENT_MEMORIES
     assert docker_checked.get("failed") is not True and docker_checked["msg"] == reported["msg"]
-    assert not any(s in raw for s in secrets_of(stack))
+    assert not any(s in raw for s in lab_secrets(stack))
 
 
 def test_first_way_out_running_the_old_model_agrees(incident_db):
@@ -199,7 +131,7 @@ def test_first_way_out_running_the_old_model_agrees(incident_db):
 
 
 def test_an_empty_table_counts_by_its_declaration(pg, throwaway_db):
-    name = throwaway_db()
+    name = throwaway_db(with_table=False)
     with pg(name) as conn, conn.cursor() as cur:  # what mem0 creates with its default embedding_model_dims
         cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
         cur.execute("CREATE TABLE memories (id UUID PRIMARY KEY, vector vector(1536), payload JSONB)")

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .labkit import run_playbook, task_result
+from .labkit import SEEDED, run_playbook, task_result
 
 pytestmark = pytest.mark.integration
-
-SEEDED = {"mark_carey/sap": 678, "mark_carey/synovia": 1243, "mark_carey/booking": 33, "mark_carey/personal": 14}
 
 
 def http_get(url: str, headers: dict | None = None) -> tuple[int, bytes]:

@@ -8,62 +8,22 @@ Module arguments name the inventory's variables, so no credential is written to 
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
-import socket
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from .labkit import LAB_INVENTORY, REPO
+from .labkit import NEO4J, PG_DOCKER, PG_TCP, SEEDED, free_port, lab_secrets, run_tasks
 
 pytestmark = pytest.mark.integration
 
-SEEDED = {"mark_carey/sap": 678, "mark_carey/synovia": 1243, "mark_carey/booking": 33, "mark_carey/personal": 14}
 MODULE = "mem0ops.stack.mem0_memory_count"
-PG = "mem0_stack.services.postgres"
-PG_TCP = {
-    "login_host": "{{ %s.host }}" % PG, "login_port": "{{ %s.port }}" % PG, "login_user": "{{ %s.user }}" % PG,
-    "login_password": "{{ %s.password }}" % PG, "db": "{{ %s.database }}" % PG,
-}
-PG_DOCKER = {
-    "connect_via": "docker_exec", "container": "{{ %s.container }}" % PG, "docker_host": "{{ mem0_stack.docker_host }}",
-    "login_port": "{{ %s.container_port }}" % PG, "login_user": "{{ %s.user }}" % PG,
-    "login_password": "{{ %s.password }}" % PG, "db": "{{ %s.database }}" % PG,
-}
 MEM0_API = {
     "url": "http://{{ mem0_stack.services.mem0.host }}:{{ mem0_stack.services.mem0.port }}",
     "api_key": "{{ mem0_stack.services.mem0.api_key }}",
 }
-NEO4J = {
-    "neo4j": True,
-    "neo4j_uri": "bolt://{{ mem0_stack.services.neo4j.host }}:{{ mem0_stack.services.neo4j.bolt_port }}",
-    "neo4j_user": "{{ mem0_stack.services.neo4j.user }}",
-    "neo4j_password": "{{ mem0_stack.services.neo4j.password }}",
-}
 # What a task returns that is about this run rather than about the data.
 RUN_KEYS = ("invocation", "count_seconds", "result_file_written", "prometheus_textfile_written", "_ansible_no_log")
-
-
-def run_tasks(*tasks: dict) -> tuple[list[dict], str]:
-    """Run tasks on the lab host in one play (JSON callback); return each task's result and the raw output."""
-    play = [{"name": "mem0_memory_count under test", "hosts": "lab", "gather_facts": False,
-             "tasks": [dict(task, name="task %d" % i, ignore_errors=True) for i, task in enumerate(tasks)]}]
-    with tempfile.TemporaryDirectory() as tmp:
-        playbook = Path(tmp) / "play.yml"
-        playbook.write_text(json.dumps(play))
-        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-        proc = subprocess.run(
-            [str(Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "ansible-playbook"),
-             "-i", str(LAB_INVENTORY), str(playbook)],
-            cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    report = json.loads(proc.stdout)
-    results = [task["hosts"]["lab"] for task in report["plays"][0]["tasks"]]
-    assert len(results) == len(tasks), proc.stdout[-2000:]
-    return results, proc.stdout
 
 
 def count(args: dict, check: bool = False) -> dict:
@@ -75,40 +35,6 @@ def count(args: dict, check: bool = False) -> dict:
 
 def data_part(result: dict) -> dict:
     return {k: v for k, v in result.items() if k not in RUN_KEYS}
-
-
-def secrets_of(stack) -> list[str]:
-    svc = stack["services"]
-    return [svc["postgres"]["password"], svc["neo4j"]["password"], svc["mem0"]["api_key"]]
-
-
-@pytest.fixture
-def throwaway_db(pg):
-    """A function that creates an empty database on the lab server; every one is dropped afterwards."""
-    created = []
-
-    def create(with_table: bool = True, dims: int = 768) -> str:
-        name = "mem0_it_%s" % secrets.token_hex(4)
-        admin = pg("postgres")
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute('CREATE DATABASE "%s"' % name)
-        admin.close()
-        created.append(name)
-        if with_table:  # the table exactly as mem0's pgvector store creates it
-            with pg(name) as conn, conn.cursor() as cur:
-                cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
-                cur.execute("CREATE TABLE memories (id UUID PRIMARY KEY, vector vector(%d), payload JSONB)" % dims)
-            conn.close()
-        return name
-
-    yield create
-    admin = pg("postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        for name in created:
-            cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
-    admin.close()
 
 
 def copy_memories(pg, stack, target: str, keep: dict) -> None:
@@ -137,13 +63,6 @@ def lab_state(tmp_path_factory):
     return path
 
 
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# --- the seeded lab ----------------------------------------------------------------------------
 def test_counts_equal_the_seed_over_tcp_and_docker_exec_also_in_check_mode(stack, pg):
     results, raw = run_tasks(count(PG_TCP), count(PG_TCP, check=True), count(PG_DOCKER), count(PG_DOCKER, check=True),
                              count(dict(PG_TCP, namespace_prefix="mark_carey/s")))
@@ -160,7 +79,7 @@ def test_counts_equal_the_seed_over_tcp_and_docker_exec_also_in_check_mode(stack
     conn.close()
     assert prefixed["per_namespace"] == {"mark_carey/sap": 678, "mark_carey/synovia": 1243}
     assert prefixed["total"] == 1921
-    assert not any(s in raw for s in secrets_of(stack))
+    assert not any(s in raw for s in lab_secrets(stack))
 
 
 def test_mem0_api_and_neo4j_agree_with_postgres(stack):
@@ -172,7 +91,7 @@ def test_mem0_api_and_neo4j_agree_with_postgres(stack):
     assert api["truncated"] == ["mark_carey/synovia"], "the server caps a listing at 1000"
     assert set(result["sources"]["neo4j"]["per_user_id"]) == set(SEEDED)
     assert sum(result["sources"]["neo4j"]["per_user_id"].values()) == 70
-    assert not any(s in raw for s in secrets_of(stack))
+    assert not any(s in raw for s in lab_secrets(stack))
 
 
 def test_wrong_api_key_is_named(stack):
@@ -180,7 +99,7 @@ def test_wrong_api_key_is_named(stack):
                              count(dict(PG_TCP, fail_on_unreachable=False, mem0_api=dict(MEM0_API, api_key="nope"))))
     assert results[0]["failed"] is True and "refused the API key (HTTP 401)" in results[0]["msg"]
     assert results[1]["level"] == "warning" and results[1]["per_namespace"] == SEEDED
-    assert not any(s in raw for s in secrets_of(stack))
+    assert not any(s in raw for s in lab_secrets(stack))
 
 
 def test_textfile_is_valid_for_promtool(tmp_path):
@@ -240,7 +159,7 @@ def test_missing_table_is_zero_memories_not_a_crash(throwaway_db):
 
 
 def test_unreachable_database(stack, tmp_path):
-    port = unused_port()
+    port = free_port()
     textfile = tmp_path / "mem0.prom"
     results, raw = run_tasks(count(dict(PG_TCP, login_port=port)),
                              count(dict(PG_TCP, login_port=port, fail_on_unreachable=False,
@@ -252,4 +171,4 @@ def test_unreachable_database(stack, tmp_path):
     assert reported["level"] == "critical" and reported["total"] is None
     assert textfile.read_text().endswith("mem0_database_up 0\n")
     assert wrong["failed"] is True and "is not the one this server was initialised with" in wrong["msg"]
-    assert not any(s in raw for s in secrets_of(stack)) and "not-the-password" not in raw
+    assert not any(s in raw for s in lab_secrets(stack)) and "not-the-password" not in raw

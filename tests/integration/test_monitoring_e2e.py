@@ -1,4 +1,4 @@
-"""The issue's done-when, end to end on a scratch copy of the stack (or MEM0OPS_TEST_INVENTORY, see test_health.py).
+"""The issue's done-when, end to end on the session's scratch stack (tests/integration/scratch.py).
 
 A real Prometheus (Debian's package, 127.0.0.1:<free port>, temporary storage) loads the rules and the scrape
 configuration rendered by playbooks/monitoring.yml (1 s intervals, Mem0MemoryCountZero `for: 5s` instead of 2m) and
@@ -20,11 +20,8 @@ The seconds from emptying to each event are printed (run pytest with -s to see t
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -33,45 +30,13 @@ from pathlib import Path
 
 import pytest
 
-from .labkit import REPO
-from .test_health import ENV_INVENTORY, LAB_INVENTORY, Stack, assert_no_secret, run_playbook, stack_secrets, wait_healthy
+from .labkit import REPO, Process, assert_no_secret, free_port, stack_secrets, wait_healthy
 
 pytestmark = pytest.mark.integration
 
 EXPORTER = REPO / "roles" / "monitoring" / "files" / "textfile_exporter.py"
 KEEP_TABLE = "mem0ops_health_e2e_keep"
 ZERO_FOR = "5s"
-
-
-class Server:
-    """A process started by the test, stopped by its own pid; stderr kept in a temporary file."""
-
-    def __init__(self, command: list, ready_prefix: str | None = None):
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.first_line = self.proc.stdout.readline().strip() if ready_prefix else ""
-        if ready_prefix and not self.first_line.startswith(ready_prefix):
-            raise RuntimeError("%s did not start: %s %s" % (command[0], self.first_line, self.stop()))
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.log.seek(0)
-        return self.log.read()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get_json(url: str):
@@ -92,36 +57,6 @@ def wait_for(what: str, probe, timeout: float, interval: float = 0.5):
             return last, round(time.monotonic() - started, 1)
         time.sleep(interval)
     raise AssertionError("%s: not within %s s (last: %r)" % (what, timeout, last))
-
-
-def sql(stack: dict, *statements: str):
-    import psycopg2
-
-    svc = stack["services"]["postgres"]
-    conn = psycopg2.connect(host=svc["host"], port=svc["port"], user=svc["user"], password=svc["password"],
-                            dbname=svc["database"], connect_timeout=10)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            result = None
-            for statement in statements:
-                cur.execute(statement)
-                result = cur.fetchall() if cur.description else None
-            return result
-    finally:
-        conn.close()
-
-
-@pytest.fixture(scope="module")
-def stack():
-    if os.environ.get(ENV_INVENTORY) and Path(os.environ[ENV_INVENTORY]).resolve() == LAB_INVENTORY.resolve():
-        pytest.skip("%s is the shared lab: this test empties its database" % ENV_INVENTORY)
-    scratch = Stack(Path(tempfile.mkdtemp(prefix="mem0ops-hs-e2e-")))
-    try:
-        scratch.up()
-        yield scratch
-    finally:
-        scratch.down()
 
 
 @pytest.fixture
@@ -170,8 +105,10 @@ def query(api: str, expr: str) -> list:
     return get_json(api + "/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"]
 
 
-def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(stack, prometheus_binary, tmp_path):
+def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(scratch_stack, prometheus_binary, tmp_path):
+    stack = scratch_stack
     data, telegram, name = stack.stack, stack.telegram, stack.stack["name"]
+    telegram.clear()
     collection = data["mem0"]["collection"]
     work = tmp_path
     backups = work / "backups"
@@ -180,27 +117,27 @@ def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(stack,
     health_vars = stack.health_vars(work, health_backup_root=str(backups))
 
     # a good backup set: the baseline the alert names (alerting of the backup job off: this test counts messages)
-    backup = run_playbook("backup.yml", stack.inventory, {"backup_root": str(backups), "backup_tier": "daily",
-                                                          "_backup_alerting": False})
+    backup = stack.playbook("backup.yml", extra={"backup_root": str(backups), "backup_tier": "daily",
+                                                 "_backup_alerting": False})
     assert backup["rc"] == 0, backup["raw"][-3000:]
     sets = sorted(p for p in (backups / "daily").iterdir() if not p.name.startswith("."))
     assert len(sets) == 1 and json.loads((sets[0] / "manifest.json").read_text())["status"] == "valid"
     good_set = sets[0]
 
     # the exporter serves the health check's textfiles; Prometheus scrapes it with the rendered configuration
-    exporter = Server([sys.executable, str(EXPORTER), "--dir", str(textfile_dir), "--port", "0"],
-                      ready_prefix="textfile_exporter listening on ")
+    exporter = Process([sys.executable, str(EXPORTER), "--dir", str(textfile_dir), "--port", "0"],
+                       ready_prefix="textfile_exporter listening on ")
     servers, watcher = [exporter], None
     try:
         target = exporter.first_line.rsplit("//", 1)[-1]
-        rendered = run_playbook("monitoring.yml", stack.inventory, {
+        rendered = stack.playbook("monitoring.yml", extra={
             "monitoring_dir": str(work / "monitoring"), "monitoring_textfile_dir": str(textfile_dir),
             "monitoring_exporter_target": target, "monitoring_scrape_interval": "1s",
             "monitoring_evaluation_interval": "1s", "monitoring_rule_for": {"Mem0MemoryCountZero": ZERO_FOR},
             "monitoring_promtool": shutil.which("promtool") or ""})
         assert rendered["rc"] == 0, rendered["raw"][-3000:]
         port = free_port()
-        servers.append(Server([prometheus_binary, "--config.file=%s" % (work / "monitoring/prometheus/prometheus.yml"),
+        servers.append(Process([prometheus_binary, "--config.file=%s" % (work / "monitoring/prometheus/prometheus.yml"),
                                "--storage.tsdb.path=%s" % (work / "tsdb"), "--web.listen-address=127.0.0.1:%d" % port]))
         api = "http://127.0.0.1:%d/api/v1" % port
 
@@ -217,8 +154,7 @@ def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(stack,
         # the incident: the containers stay healthy, the table is empty
         watcher = Watcher(api, textfile_dir / data["monitoring"]["count_textfile"])
         watcher.start()
-        sql(data, "DROP TABLE IF EXISTS %s" % KEEP_TABLE, "CREATE TABLE %s AS TABLE %s" % (KEEP_TABLE, collection),
-            "TRUNCATE %s" % collection)
+        stack.empty_memories(KEEP_TABLE)
         emptied = time.time()
         try:
             empty = stack.health(health_vars)
@@ -227,10 +163,10 @@ def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(stack,
             cooldown = stack.health(health_vars)
             (work / "state" / "auto-restore.confirm").write_text(name + "\n")
             confirmed = stack.health(dict(health_vars, health_restore_role="mem0ops.stack.no_such_restore"))
-            still_empty = sql(data, "SELECT count(*) FROM %s" % collection)[0][0]
+            still_empty = stack.sql("SELECT count(*) FROM %s" % collection)[0][0]
             fired = alerts(api)["Mem0MemoryCountZero"]
         finally:
-            sql(data, "INSERT INTO %s SELECT * FROM %s" % (collection, KEEP_TABLE), "DROP TABLE %s" % KEEP_TABLE)
+            stack.put_memories_back(KEEP_TABLE)
         restored = time.time()
         back = stack.health(health_vars)
         wait_for("Mem0MemoryCountZero clears", lambda: watcher.cleared is not None, 120)
@@ -286,17 +222,18 @@ def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(stack,
              watcher.cleared - restored))
 
 
-def test_a_confirmed_automatic_restore_brings_the_memories_back(stack, tmp_path):
+def test_a_confirmed_automatic_restore_brings_the_memories_back(scratch_stack, tmp_path):
     """The operator confirmed it: the run that finds the database empty alerts, then restores the last good set with
     the restore role; the next run sends the recovery."""
+    stack = scratch_stack
     if not (REPO / "roles" / "restore" / "tasks" / "main.yml").is_file():
         pytest.skip("the restore role is not there: a confirmed restore is reported as unavailable (tested above)")
     data, telegram, name = stack.stack, stack.telegram, stack.stack["name"]
     collection = data["mem0"]["collection"]
     backups = tmp_path / "backups"
     health_vars = stack.health_vars(tmp_path, health_backup_root=str(backups))
-    backup = run_playbook("backup.yml", stack.inventory, {"backup_root": str(backups), "backup_tier": "daily",
-                                                          "_backup_alerting": False})
+    backup = stack.playbook("backup.yml", extra={"backup_root": str(backups), "backup_tier": "daily",
+                                                 "_backup_alerting": False})
     assert backup["rc"] == 0, backup["raw"][-3000:]
     wait_healthy(data)
     first = stack.health(health_vars)
@@ -304,16 +241,12 @@ def test_a_confirmed_automatic_restore_brings_the_memories_back(stack, tmp_path)
     assert first["rc"] == 0 and stack.result(first)["ok"] is True and total > 0, stack.result(first)["summary"]
     telegram.clear()
 
-    sql(data, "DROP TABLE IF EXISTS %s" % KEEP_TABLE, "CREATE TABLE %s AS TABLE %s" % (KEEP_TABLE, collection),
-        "TRUNCATE %s" % collection)
+    stack.empty_memories(KEEP_TABLE)
     try:
         restoring = stack.health(dict(health_vars, health_auto_restore_confirm=name))
-        after = sql(data, "SELECT count(*) FROM %s" % collection)[0][0]
+        after = stack.sql("SELECT count(*) FROM %s" % collection)[0][0]
     finally:
-        if sql(data, "SELECT count(*) FROM %s" % collection)[0][0] == 0 and sql(
-                data, "SELECT to_regclass('%s') IS NOT NULL" % KEEP_TABLE)[0][0]:
-            sql(data, "INSERT INTO %s SELECT * FROM %s" % (collection, KEEP_TABLE))
-        sql(data, "DROP TABLE IF EXISTS %s" % KEEP_TABLE)
+        stack.put_memories_back(KEEP_TABLE)
     wait_healthy(data)
     back = stack.health(health_vars)
 

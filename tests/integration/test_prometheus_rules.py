@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .labkit import REPO
+from .labkit import REPO, Process, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -230,41 +228,6 @@ def test_grafana_dashboard_and_provisioning(rendered):
             "Last good backup age"} <= titles
     by_namespace = next(p for p in dashboard["panels"] if p["title"] == "Memory count by namespace")
     assert by_namespace["targets"][0]["legendFormat"] == "{{namespace}}"
-
-
-class Process:
-    """A server started for a test, stopped (by its own pid) afterwards; its stderr goes to a temporary file."""
-
-    def __init__(self, command, env=None, ready_prefix=None):
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log, text=True,
-                                     env=dict(os.environ, **(env or {})))
-        self.first_line = self.proc.stdout.readline().strip() if ready_prefix else ""
-        if ready_prefix and not self.first_line.startswith(ready_prefix):
-            raise RuntimeError(f"{command[0]} did not start: {self.first_line} {self.stop()}")
-
-    @property
-    def url(self) -> str:
-        return self.first_line.rsplit(" ", 1)[-1]
-
-    def stop(self) -> str:
-        """Stop the process and return what it wrote on stderr."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.log.seek(0)
-        return self.log.read()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_get(url: str) -> tuple[int, dict, str]:

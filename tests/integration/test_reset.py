@@ -2,7 +2,7 @@
 reset to an empty, working stack, and a second reset that changes nothing.
 
 The stack comes from MEM0OPS_TEST_INVENTORY (default: the lab). The reset empties it: at the end the module puts the
-data set back (molecule/reset/reseed.yml: restore the pre-reset backup, then the lab playbook, which reseeds what is
+data set back (tests/integration/playbooks/reseed.yml: restore the pre-reset backup, then the lab playbook, which reseeds what is
 still missing) and takes a new baseline backup, so later tests find the 1,968 memories again.
 """
 
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from .labkit import REPO, load_stack, run_playbook
+from .labkit import REPO, SEEDED, SEEDED_NODES, SEEDED_RELATIONSHIPS, load_stack, run_playbook
 
 pytestmark = pytest.mark.integration
 
 INVENTORY = Path(os.environ.get("MEM0OPS_TEST_INVENTORY", REPO / "inventories" / "lab")).resolve()
 HOST = "lab"
-RESEED = REPO / "molecule" / "reset" / "reseed.yml"
+RESEED = REPO / "tests" / "integration" / "playbooks" / "reseed.yml"
 # A loaded CI machine may take minutes to start Neo4j on an empty data directory or the mem0 server.
 PATIENCE = ("-e", '{"reset_health_timeout": 600, "restore_health_timeout": 600}')
 
@@ -256,6 +256,9 @@ def reset_run(stack):
     seconds = time.monotonic() - started
     yield {"report": report, "before": before, "seconds": seconds}
     reseed(backup_path(report))
+    # the data set is back, by the seed's own counts
+    assert memory_state(stack)["per_namespace"] == SEEDED
+    assert sum(graph_state(stack)["per_user"].values()) == SEEDED_NODES
 
 
 def backup_path(report: dict, role: str = "reset", label: str = "backup") -> str | None:
@@ -273,6 +276,10 @@ def backup_path(report: dict, role: str = "reset", label: str = "backup") -> str
 def test_reset_empties_the_stack_and_leaves_it_working(stack, reset_run):
     report = reset_run["report"]
     assert report["rc"] == 0, report["raw"][-4000:]
+    # what was reset is the seeded data set (the seed's counts, not the code's own manifest)
+    assert reset_run["before"]["memories"]["per_namespace"] == SEEDED
+    assert reset_run["before"]["graph"]["relationships"] == SEEDED_RELATIONSHIPS
+    assert sum(reset_run["before"]["graph"]["per_user"].values()) == SEEDED_NODES
     assert memory_state(stack)["per_namespace"] == {}
     assert graph_state(stack) == {"per_user": {}, "relationships": 0}
     assert history_rows(stack) == 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .labkit import REPO
+from .labkit import REPO, SEEDED, SEEDED_NODES, SEEDED_RELATIONSHIPS
 from .test_reset import (
     HOST, assert_no_secret, containers, diff, graph_state, history_rows, load, memory_state, neo4j_session, pg_connect,
     plan_text, role_task, run, snapshot)
@@ -31,7 +31,7 @@ def stack() -> dict:
 @pytest.fixture(scope="module")
 def good_set(stack):
     """A fresh backup of the seeded stack (tier manual): the set the tests restore."""
-    playbook = REPO / "molecule" / "restore" / "backup.yml"
+    playbook = REPO / "tests" / "integration" / "playbooks" / "backup_manual.yml"
     report = run(playbook)
     assert report["rc"] == 0, report["raw"][-3000:]
     result = role_task(report, "backup", "Publish the result for includers")["ansible_facts"]["backup_result"]
@@ -126,6 +126,10 @@ def test_restore_puts_lost_memories_and_graph_back(stack, good_set):
     assert report["rc"] == 0, report["raw"][-4000:]
     manifest = good_set["manifest"]
     assert memory_state(stack) == good_set["memories"]
+    # the seed's own counts: an oracle independent of the set's manifest
+    assert memory_state(stack)["per_namespace"] == SEEDED
+    assert graph_state(stack)["relationships"] == SEEDED_RELATIONSHIPS
+    assert sum(graph_state(stack)["per_user"].values()) == SEEDED_NODES
     assert graph_state(stack)["relationships"] == manifest["counts"]["graph"]["relationships"]
     assert sum(graph_state(stack)["per_user"].values()) == manifest["counts"]["graph"]["nodes"]
     assert history_rows(stack) == manifest["counts"]["history"][stack["mem0"]["history_db"]]["history"]

@@ -231,9 +231,8 @@ def test_a_second_run_while_the_first_holds_the_lock_exits_at_once(runner):
             assert time.monotonic() < deadline and first.poll() is None, "the first run never took the lock"
             time.sleep(0.05)
         holder = (lock / "owner").read_text().split()[0]
-        began = time.monotonic()
         second = run_wrapper(runner.wrapper("backup_hourly"))  # another tier: the same lock
-        assert time.monotonic() - began < 10
+        # busy, not delayed: a run that waited for the lock would have got it and run its playbook (exit 0)
         assert second.returncode == BUSY_EXIT_CODE
         busy = hourly_log.read_text().splitlines()
         assert len(busy) == 1 and ": already running: " in busy[0] and f"held by pid {holder} " in busy[0], busy

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -244,6 +245,23 @@ def test_full_shutdown_and_startup_follow_the_dependency_order(stack, lab_back_u
     print("\n".join(message(stop, "Summarise") + summary))
 
 
+def wait_for_status(url: str, status: int, timeout: float = 600) -> None:
+    """Until url answers with that HTTP status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - loopback
+                got = answer.status
+        except urllib.error.HTTPError as error:
+            got = error.code
+        except OSError:
+            got = None
+        if got == status:
+            return
+        assert time.monotonic() < deadline, f"{url} does not answer {status} (last: {got})"
+        time.sleep(0.5)
+
+
 @pytest.mark.parametrize("case", ["exits", "bad_path"])
 def test_failing_health_check_names_the_service_and_shows_its_logs(stack, probe_inventory, case):
     container, with_probe = probe_inventory
@@ -255,9 +273,17 @@ def test_failing_health_check_names_the_service_and_shows_its_logs(stack, probe_
         service = {"host": "127.0.0.1", "port": 18765, "health": {"type": "http", "path": "/no-such-health"}}
     subprocess.run(["docker", "create", "--name", container, "--network", "host", IMAGE_OF_APPS, *command],
                    capture_output=True, check=True)
+    if case == "exits":
+        # the wait ends when the container exits, however long the machine takes to get there
+        timeout = 600
+    else:
+        # the server answers 404 before the play starts: whatever the timeout, the check can only see the 404
+        subprocess.run(["docker", "start", container], capture_output=True, check=True)
+        wait_for_status("http://127.0.0.1:18765/no-such-health", 404)
+        timeout = 6
     before = inspect(stack)
 
-    report, _seconds = play("startup.yml", "-e", "services_names=[probe]", "-e", "services_health_timeout=6",
+    report, _seconds = play("startup.yml", "-e", "services_names=[probe]", "-e", f"services_health_timeout={timeout}",
                             inventory=with_probe(service))
     assert report["rc"] != 0
     msg = failure(report)

@@ -1,6 +1,6 @@
 # mem0ops.stack: two entry points.
 #   make demo  - toolchain, the lab with seeded data, and the main job against it
-#   make test  - every check (lint, sanity, unit, integration against the lab)
+#   make test  - every check (lint, sanity, unit, integration against the lab, molecule), timed per stage
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -14,11 +14,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 include mk/gates.mk
 include mk/bench.mk
 
-.PHONY: help demo test venv engine lab lab-down status integration
+.PHONY: help demo test venv engine lab _lab lab-down status integration _integration
 
 help:
 	@echo "make demo   toolchain + lab with seeded data + the main job against it"
-	@echo "make test   every check: lint, sanity, unit, integration on the lab"
+	@echo "make test   every check: lint, sanity, unit, integration on the lab, molecule; seconds per stage at the end"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
@@ -29,7 +29,8 @@ $(VENV)/.installed: requirements.txt
 engine:
 	bash lab/bin/engine.sh
 
-lab: venv engine collection-link
+lab: venv engine collection-link _lab
+_lab:
 	$(PLAYBOOK) playbooks/lab.yml
 
 lab-down: venv collection-link
@@ -41,12 +42,21 @@ status: venv collection-link
 demo: lab
 	$(PLAYBOOK) playbooks/reset.yml --check
 
-integration: lab
-	$(VENV)/bin/pytest -m integration tests/integration
+# Each check also has a target without prerequisites (_name), so that make test's stage runner brings the lab up once.
+integration: lab _integration
+_integration:
+	$(VENV)/bin/pytest -m integration tests/integration $(PYTEST_ARGS)
 
-test: lab lint sanity unit integration molecule
-
+MOLECULE_SCENARIOS ?= lab services schedule
 .PHONY: molecule
-MOLECULE_SCENARIOS ?= lab services check reset restore schedule
-molecule: lab
-	cd $(CURDIR) && for s in $(MOLECULE_SCENARIOS); do $(VENV)/bin/molecule test -s $$s || exit 1; done
+# (_molecule-<scenario> is a pattern rule: a phony target would skip it)
+molecule: lab $(addprefix _molecule-,$(MOLECULE_SCENARIOS))
+_molecule-%:
+	cd $(CURDIR) && $(VENV)/bin/molecule test -s $*
+
+# make test: every check in stages, timed, with one table of every stage's seconds at the end (mk/stages.sh).
+# Budget: 40 minutes on a fresh clone of a machine where no lab image was ever built.
+TEST_STAGES = toolchain=venv! engine=engine! collection-link=collection-link! lab=_lab! lint=lint sanity=sanity \
+	unit=unit integration=_integration $(foreach s,$(MOLECULE_SCENARIOS),molecule-$(s)=_molecule-$(s))
+test:
+	@bash mk/stages.sh $(TEST_STAGES)

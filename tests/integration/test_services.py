@@ -338,6 +338,9 @@ def test_compose_mode_stops_and_starts_only_the_selected_services_of_the_project
     (inventory / "group_vars" / "mem0_hosts" / "stack.yml").write_text(yaml.safe_dump({"mem0_stack": {
         "name": "compose_test", "docker_host": "unix:///var/run/docker.sock",
         "compose": {"project": project, "dir": str(project_dir)},
+        # a complete tree (every play checks it first), though only the services matter here
+        "data_root": str(tmp_path / "data"), "backup_root": str(tmp_path / "backups"),
+        "embedding": {"model": "nomic-embed-text", "dims": 768}, "mem0": {"collection": "memories"},
         "services": {name: {"container": f"{project}_{name}", "host": "127.0.0.1", "port": port,
                             "depends_on": ["db"] if name == "api" else [], "health": {"type": "http", "path": "/"}}
                      for name, port in ports.items()}}}))

@@ -58,29 +58,26 @@ def _shown(value):
     return repr(value)
 
 
-def _port(value):
-    """The port as an int, or None when the value is not a whole number from 1 to 65535."""
+def _whole_number(value):
+    """The value as an int when it is a whole number (an int, or a string of digits; never a bool), else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    else:
-        return None
-    return number if 1 <= number <= 65535 else None
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _port(value):
+    """The port as an int, or None when the value is not a whole number from 1 to 65535."""
+    number = _whole_number(value)
+    return number if number is not None and 1 <= number <= 65535 else None
 
 
 def _positive_int(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    else:
-        return None
-    return number if number > 0 else None
+    number = _whole_number(value)
+    return number if number is not None and number > 0 else None
 
 
 def _deps(value):

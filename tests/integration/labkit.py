@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,6 +40,20 @@ def load_stack(inventory: Path, host: str) -> dict:
         host=inventory_manager.get_host(host))
     # A JSON round trip turns Ansible's tagged containers into plain ones.
     return json.loads(json.dumps(Templar(loader=loader, variables=variables).template(variables["mem0_stack"])))
+
+
+def inventory_copy(tmp_path: Path, change) -> Path:
+    """A copy of the lab inventory in tmp_path with change(tree) applied to its mem0_stack tree (lookups stay as
+    written, so the credentials stay the lab's)."""
+    import yaml
+
+    inventory = tmp_path / "inventory"
+    shutil.copytree(LAB_INVENTORY, inventory)
+    path = inventory / "group_vars" / "mem0_hosts" / "stack.yml"
+    data = yaml.safe_load(path.read_text())
+    change(data["mem0_stack"])
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return inventory
 
 
 def run_playbook(playbook: str | Path, *args: str, inventory: Path = LAB_INVENTORY, extra: dict | None = None,

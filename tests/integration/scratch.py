@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import yaml
@@ -94,13 +93,11 @@ class ScratchStack:
         self.stack = load_stack(self.inventory, self.host)
         if not self.scratch:
             self.telegram = FakeTelegram(self.stack["alerting"]["bot_token"])
-        self.up_seconds = None
 
     def up(self) -> None:
         if self.scratch:
             report = self.playbook("lab.yml", extra={"lab_health_timeout": UP_TIMEOUT})
             assert report["rc"] == 0, report["raw"][-3000:]
-            self.up_seconds = report["seconds"]
 
     def down(self) -> None:
         try:
@@ -165,12 +162,11 @@ class ScratchStack:
 
 
 def started(base: Path) -> ScratchStack:
+    """A ScratchStack brought up; removed again when it does not come up."""
     stack = ScratchStack(base)
-    began = time.monotonic()
     try:
         stack.up()
     except BaseException:
         stack.down()
         raise
-    stack.up_seconds = round(time.monotonic() - began, 1)
     return stack

@@ -7,14 +7,12 @@ under the backup root and leave every container as it was.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .labkit import LAB_INVENTORY, run_playbook, task_result
+from .labkit import inventory_copy, run_playbook, task_result
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +29,6 @@ CASES = {
         lambda tree: tree["services"]["neo4j"].update(password=""),
         "mem0_stack.services.neo4j.password is empty; set it in the inventory or vault"),
 }
-
-
-def changed_inventory(tmp_path, change):
-    """A copy of the lab inventory with `change` applied to its mem0_stack tree (lookups stay as written)."""
-    inventory = tmp_path / "inventory"
-    shutil.copytree(LAB_INVENTORY, inventory)
-    path = inventory / "group_vars" / "mem0_hosts" / "stack.yml"
-    data = yaml.safe_load(path.read_text())
-    change(data["mem0_stack"])
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return inventory
 
 
 def containers(stack):
@@ -64,7 +51,7 @@ def ran(report):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_malformed_inventory_fails_first_with_one_line_and_changes_nothing(stack, tmp_path, case):
     change, expected = CASES[case]
-    inventory = changed_inventory(tmp_path, change)
+    inventory = inventory_copy(tmp_path, change)
     backup_root = Path(stack["backup_root"])
     before = (containers(stack), files_under(backup_root))
 

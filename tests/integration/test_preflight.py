@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-import yaml
 
-from .labkit import LAB_INVENTORY, run_playbook, task_result
+from .labkit import inventory_copy, run_playbook, task_result
 
 pytestmark = pytest.mark.integration
-
-
-def drifted_inventory(tmp_path, change) -> str:
-    """A copy of the lab inventory with `change` applied to its mem0_stack tree."""
-    inventory = tmp_path / "inventory"
-    shutil.copytree(LAB_INVENTORY, inventory)
-    path = inventory / "group_vars" / "mem0_hosts" / "stack.yml"
-    data = yaml.safe_load(path.read_text())
-    change(data["mem0_stack"])
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return inventory
 
 
 def test_preflight_passes_on_the_lab():
@@ -37,7 +23,7 @@ def test_preflight_names_the_incidents_drift_and_changes_nothing(stack, tmp_path
         tree["embedding"]["model"] = "text-embedding-3-small"
         tree["embedding"]["dims"] = 1536
         tree["services"]["neo4j"]["password"] = "not-the-password-0"
-    report = run_playbook("preflight.yml", inventory=drifted_inventory(tmp_path, incident))
+    report = run_playbook("preflight.yml", inventory=inventory_copy(tmp_path, incident))
     assert report["rc"] != 0
     problems = task_result(report, "Stop before anything changes when the stack disagrees with the inventory")["msg"]
     text = "\n".join(problems)

@@ -22,6 +22,8 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import DOCKER_IMPORT_ERROR, HAS_DOCKER, docker
+
 try:
     import psycopg2
     import psycopg2.extras
@@ -31,24 +33,30 @@ except ImportError:
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
 
-try:
-    import docker
-    import docker.errors
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
+DB_ALIASES = ["database", "login_db"]
+
+
+def login_argument_spec(required=(), db_aliases=False) -> dict:
+    """The options of doc fragment mem0ops.stack.postgres.login (a session opened with psycopg2 from the managed
+    host); ``required`` names those the module requires, ``db_aliases`` gives db its aliases database and login_db."""
+    spec = dict(
+        login_host=dict(type="str", default="127.0.0.1"),
+        login_port=dict(type="int", default=5432),
+        login_user=dict(type="str"),
+        login_password=dict(type="str", no_log=True),
+        db=dict(type="str"),
+    )
+    for option in required:
+        spec[option]["required"] = True
+    if db_aliases:
+        spec["db"]["aliases"] = list(DB_ALIASES)
+    return spec
 
 
 def postgres_argument_spec() -> dict:
     """The options of doc fragment mem0ops.stack.postgres."""
     return dict(
-        login_host=dict(type="str", default="127.0.0.1"),
-        login_port=dict(type="int", default=5432),
-        login_user=dict(type="str"),
-        login_password=dict(type="str", no_log=True),
-        db=dict(type="str", aliases=["database", "login_db"]),
+        login_argument_spec(db_aliases=True),
         connect_via=dict(type="str", default="tcp", choices=["tcp", "docker_exec"]),
         container=dict(type="str"),
         docker_host=dict(type="str", default="unix:///var/run/docker.sock"),

@@ -119,16 +119,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import DOCKER_IMPORT_ERROR, HAS_DOCKER, docker
 from ansible_collections.mem0ops.stack.plugins.module_utils.secrets import Redactor, env_secrets
-
-try:
-    import docker
-    import docker.errors
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
 
 
 class CaptureError(Exception):

@@ -21,34 +21,18 @@ description:
   - This module only reads; mem0's own history database and settings go into O(workdir).
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
+  - mem0ops.stack.postgres.login
+  - mem0ops.stack.postgres.collection
   - mem0ops.stack.attributes
   - mem0ops.stack.attributes.actiongroup_all
   - mem0ops.stack.attributes.read_only
 options:
-  login_host:
-    description: Host of the PostgreSQL server that holds the memories.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Its port.
-    type: int
-    default: 5432
   login_user:
-    description: The user to log in as.
-    type: str
     required: true
   login_password:
-    description: The password of O(login_user).
-    type: str
     required: true
   db:
-    description: The database that holds the collection.
-    type: str
     required: true
-  collection:
-    description: mem0's pgvector collection (table).
-    type: str
-    default: memories
   namespace:
     description: The namespace (the C(user_id) of the memories) searched in.
     type: str
@@ -146,7 +130,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import quote_ident
+from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import collection_argument_spec
+from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import login_argument_spec, quote_ident
 
 PICK_SQL = (
     "SELECT id::text AS id, payload->>'data' AS text FROM {table} t "
@@ -259,12 +244,8 @@ def search(p, pick=pick_memory, memory_class=None):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            login_host=dict(type="str", default="127.0.0.1"),
-            login_port=dict(type="int", default=5432),
-            login_user=dict(type="str", required=True),
-            login_password=dict(type="str", required=True, no_log=True),
-            db=dict(type="str", required=True),
-            collection=dict(type="str", default="memories"),
+            **login_argument_spec(required=("login_user", "login_password", "db")),
+            **collection_argument_spec(),
             namespace=dict(type="str", required=True),
             limit=dict(type="int", default=3),
             workdir=dict(type="path", required=True),

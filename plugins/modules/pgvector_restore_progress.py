@@ -19,28 +19,16 @@ description:
   - Never fails on a database that is not there yet or a server that does not answer; it reports no rows then.
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
+  - mem0ops.stack.postgres.login
   - mem0ops.stack.attributes
   - mem0ops.stack.attributes.actiongroup_all
   - mem0ops.stack.attributes.read_only
 options:
-  login_host:
-    description: Host of the PostgreSQL server restored into.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Its port.
-    type: int
-    default: 5432
   login_user:
-    description: The user to log in as.
-    type: str
     required: true
-  login_password:
-    description: The password of O(login_user).
-    type: str
   db:
-    description: The database being restored.
-    type: str
+    description:
+      - The database being restored.
     required: true
     aliases: [database, login_db]
   table:
@@ -96,7 +84,12 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import HAS_PSYCOPG2, PSYCOPG2_IMPORT_ERROR, quote_ident
+from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
+    HAS_PSYCOPG2,
+    PSYCOPG2_IMPORT_ERROR,
+    login_argument_spec,
+    quote_ident,
+)
 
 if HAS_PSYCOPG2:
     import psycopg2
@@ -151,11 +144,7 @@ def progress(p, connect=None):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            login_host=dict(type="str", default="127.0.0.1"),
-            login_port=dict(type="int", default=5432),
-            login_user=dict(type="str", required=True),
-            login_password=dict(type="str", no_log=True),
-            db=dict(type="str", required=True, aliases=["database", "login_db"]),
+            **login_argument_spec(required=("login_user", "db"), db_aliases=True),
             table=dict(type="str", required=True),
             expected_rows=dict(type="int", required=True),
             results_file=dict(type="path", required=True),

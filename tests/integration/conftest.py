@@ -102,6 +102,14 @@ def _uses_scratch(item) -> bool:
     return "scratch_stack" in getattr(item, "fixturenames", ())
 
 
+def pytest_itemcollected(item):
+    """The tests on the scratch stack carry the marker ``scratch``: `make test` runs them (-m scratch) in a second pytest
+    beside the lab's (-m "not scratch"), so the scratch stack comes up and is used while the lab tests run. The two
+    stacks share no container, port or directory."""
+    if _uses_scratch(item):
+        item.add_marker(pytest.mark.scratch)
+
+
 def pytest_collection_modifyitems(items):
     """The tests on the scratch stack first, together: its containers then cost CPU only while they are needed."""
     items.sort(key=lambda item: not _uses_scratch(item))  # stable: the files' own order otherwise
@@ -124,11 +132,14 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
+    """Each file's seconds (the sum of its tests', setup and teardown included) and the scratch stack's own; a file
+    whose tests ran in both pytest runs of `make test` has a row in each (its scratch and its lab tests)."""
     target = os.environ.get("MEM0OPS_STAGES")
     if not target or not _FILES:
         return
+    run = os.environ.get("MEM0OPS_STAGES_RUN", "")
     with open(target, "a", encoding="utf-8") as handle:
         for name, seconds in sorted(_FILES.items()):
-            handle.write("integration: %s\t%.0f\t\n" % (Path(name).name, seconds))
+            handle.write("integration%s: %s\t%.0f\t\n" % (run, Path(name).name, seconds))
         for name, seconds in _COSTS.items():
-            handle.write("  of which %s\t%.0f\t\n" % (name, seconds))
+            handle.write("integration%s, within the files: %s\t%.0f\t\n" % (run, name, seconds))

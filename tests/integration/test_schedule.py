@@ -159,7 +159,7 @@ def test_check_converge_idempotence_subset_and_absent(schedule, stack):
                stack["services"]["mem0"]["api_key"]]
     for job in SCHEDULES:
         wrapper = schedule.wrapper(job)
-        assert stat.S_IMODE(wrapper.stat().st_mode) == 0o750
+        assert stat.S_IMODE(wrapper.stat().st_mode) == 0o750 and wrapper.stat().st_uid == os.getuid()
         text = wrapper.read_text()
         playbook = "backup.yml" if job in TIERS else "health.yml"
         assert f"{VENV_BIN}/ansible-playbook" in text

@@ -9,8 +9,9 @@ from __future__ import annotations
 class ModuleDocFragment:
     """Action attributes shared by the mem0ops.stack modules.
 
-    Use the base fragment (C(mem0ops.stack.attributes)) together with one or more of the
-    support fragments below, for example C(mem0ops.stack.attributes.read_only).
+    Every module extends the base fragment (C(mem0ops.stack.attributes)), which also says that it is in the action
+    group C(group/mem0ops.stack.all) (meta/runtime.yml), together with the support fragment below that fits it,
+    for example C(mem0ops.stack.attributes.read_only); the module adds the details of its own attributes.
     """
 
     DOCUMENTATION = r"""
@@ -24,34 +25,35 @@ attributes:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
       - This assumes that the system controlled or queried by the module has not changed in a relevant way.
+  action_group:
+    description: Use C(group/mem0ops.stack.all) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - mem0ops.stack.all
 """
 
-    CHECK_MODE_FULL = r"""
+    # A module that changes something and can predict it (check mode) and show it (diff mode); it says how far it is
+    # idempotent.
+    CHECK_DIFF_FULL = r"""
 options: {}
 attributes:
   check_mode:
     support: full
-"""
-
-    DIFF_MODE_FULL = r"""
-options: {}
-attributes:
   diff_mode:
     support: full
 """
 
-    DIFF_MODE_NONE = r"""
+    # A module whose every run writes something new (a dump, a copy, a capture): check mode predicts it, there is no
+    # diff to show, and a second run writes again.
+    WRITES_EVERY_RUN = r"""
 options: {}
 attributes:
+  check_mode:
+    support: full
   diff_mode:
     support: none
-"""
-
-    IDEMPOTENT_FULL = r"""
-options: {}
-attributes:
   idempotent:
-    support: full
+    support: none
 """
 
     # A module that only reads: it never reports changed, so check mode is exact and diff mode has nothing to show.
@@ -70,14 +72,4 @@ attributes:
     support: full
     details:
       - This action does not modify state.
-"""
-
-    ACTIONGROUP_ALL = r"""
-options: {}
-attributes:
-  action_group:
-    description: Use C(group/mem0ops.stack.all) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - mem0ops.stack.all
 """

@@ -6,13 +6,18 @@
 from __future__ import annotations
 
 
-# The session options, written once for both ways of documenting them below: DOCUMENTATION (the modules that reach
-# the server over TCP or inside its container) and LOGIN (the modules that only connect with psycopg2).
-SESSION_OPTIONS = r"""
+class ModuleDocFragment:
+    """Connection options of the modules that talk to the stack's PostgreSQL (pgvector) database.
+
+    Every such module extends C(mem0ops.stack.postgres), the session it opens; those that can also reach the server
+    inside its container extend C(mem0ops.stack.postgres.connect_via) too.
+    """
+
+    DOCUMENTATION = r"""
 options:
   login_host:
     description:
-      - Host on which PostgreSQL listens.%(host_note)s
+      - Host on which PostgreSQL listens.
     type: str
     default: 127.0.0.1
   login_port:
@@ -27,33 +32,29 @@ options:
   login_password:
     description:
       - Password of O(login_user).
-      - It is never logged, returned, nor put on a command line%(password_note)s.
+      - It is never logged, returned, nor put on a command line.
     type: str
   db:
     description:
       - Database to connect to.
-    type: str%(db_aliases)s
+    type: str
 """
-DB_ALIASES = """
-    aliases: [database, login_db]"""
 
-
-class ModuleDocFragment:
-    """Connection options of the modules that talk to the stack's PostgreSQL (pgvector) database."""
-
-    DOCUMENTATION = SESSION_OPTIONS % dict(
-        host_note="""
-      - With O(connect_via=docker_exec) the connection is made from inside O(container), so this is the
-        address as seen from inside the container.""",
-        password_note="""; with O(connect_via=docker_exec) it is passed
-        to the process inside the container through its environment""",
-        db_aliases=DB_ALIASES,
-    ) + r"""  connect_via:
+    # The modules that reach the server over TCP or inside its container (module_utils.postgres's PostgresClient);
+    # they give O(db) the aliases it has always had there.
+    CONNECT_VIA = r"""
+options:
+  db:
+    aliases: [database, login_db]
+  connect_via:
     description:
       - How to reach the database.
       - V(tcp) connects from the managed host with C(psycopg2).
       - V(docker_exec) runs the PostgreSQL client tools inside O(container) with the Docker API, so their
         version always matches the server's and no PostgreSQL port needs to be published.
+      - With V(docker_exec) the connection is made from inside O(container), so O(login_host) is the address as seen
+        from inside the container, and O(login_password) is passed to the process inside the container through its
+        environment.
     type: str
     choices: [tcp, docker_exec]
     default: tcp
@@ -94,10 +95,6 @@ notes:
   - The password reaches the client tools through a temporary C(0600) password file (O(connect_via=tcp)) or the
     environment of the process inside the container (O(connect_via=docker_exec)), never through their command line.
 """
-
-    # The modules that connect with psycopg2 from the managed host only (no connect_via); each says which of these
-    # options it requires, and pgvector_restore_progress gives O(db) the aliases of DOCUMENTATION.
-    LOGIN = SESSION_OPTIONS % dict(host_note="", password_note="", db_aliases="")
 
     # The modules that read mem0's table of memories, with module_utils.mem0_data.
     COLLECTION = r"""

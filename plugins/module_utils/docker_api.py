@@ -12,8 +12,9 @@ from __future__ import annotations
 import traceback
 
 try:
-    import docker
-    import docker.errors
+    # Imported for the modules and module_utils that import them from here.
+    import docker  # pylint: disable=unused-import
+    import docker.errors  # pylint: disable=unused-import
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:

@@ -37,8 +37,8 @@ DB_ALIASES = ["database", "login_db"]
 
 
 def login_argument_spec(required=(), db_aliases=False) -> dict:
-    """The options of doc fragment mem0ops.stack.postgres.login (a session opened with psycopg2 from the managed
-    host); ``required`` names those the module requires, ``db_aliases`` gives db its aliases database and login_db."""
+    """The options of doc fragment mem0ops.stack.postgres, the session every module opens; ``required`` names those
+    the module requires, ``db_aliases`` gives db its aliases database and login_db."""
     spec = dict(
         login_host=dict(type="str", default="127.0.0.1"),
         login_port=dict(type="int", default=5432),
@@ -54,7 +54,7 @@ def login_argument_spec(required=(), db_aliases=False) -> dict:
 
 
 def postgres_argument_spec() -> dict:
-    """The options of doc fragment mem0ops.stack.postgres."""
+    """The options of doc fragments mem0ops.stack.postgres and mem0ops.stack.postgres.connect_via (PostgresClient)."""
     return dict(
         login_argument_spec(db_aliases=True),
         connect_via=dict(type="str", default="tcp", choices=["tcp", "docker_exec"]),
@@ -89,9 +89,15 @@ def ensure_docker(module) -> None:
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
 
 
-def ensure_required_libs(module) -> None:
-    if module.params["connect_via"] == "tcp" and not HAS_PSYCOPG2:
+def ensure_psycopg2(module) -> None:
+    """Fail the module when psycopg2, which it connects with, is missing."""
+    if not HAS_PSYCOPG2:
         module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+
+
+def ensure_required_libs(module) -> None:
+    if module.params["connect_via"] == "tcp":
+        ensure_psycopg2(module)
     ensure_docker(module)
 
 

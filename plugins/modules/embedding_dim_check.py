@@ -28,11 +28,11 @@ description:
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.postgres
+  - mem0ops.stack.postgres.connect_via
   - mem0ops.stack.postgres.collection
   - mem0ops.stack.neo4j
   - mem0ops.stack.attributes
   - mem0ops.stack.attributes.read_only
-  - mem0ops.stack.attributes.actiongroup_all
 options:
   sample_rows:
     description:

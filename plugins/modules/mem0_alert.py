@@ -28,15 +28,13 @@ description:
   - The bot token is part of the request path. It is never returned, logged or put in an error message.
 extends_documentation_fragment:
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.actiongroup_all
+  - mem0ops.stack.attributes.check_diff_full
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module says what it would send (RV(text), RV(reason)) and reports changed when it would
         send, but sends nothing and writes nothing.
   diff_mode:
-    support: full
     details:
       - The diff shows the alert type's state record before and after.
   idempotent:

@@ -39,8 +39,7 @@ author:
   - mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.check_mode_full
-  - mem0ops.stack.attributes.diff_mode_full
+  - mem0ops.stack.attributes.check_diff_full
 attributes:
   check_mode:
     details:

@@ -25,7 +25,6 @@ author:
 extends_documentation_fragment:
   - mem0ops.stack.attributes
   - mem0ops.stack.attributes.read_only
-  - mem0ops.stack.attributes.actiongroup_all
 options:
   backup_root:
     description:

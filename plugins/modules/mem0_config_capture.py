@@ -27,15 +27,12 @@ requirements:
   - The Docker SDK for Python (C(docker)) when O(containers) is not empty.
 extends_documentation_fragment:
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.check_mode_full
-  - mem0ops.stack.attributes.diff_mode_none
-  - mem0ops.stack.attributes.actiongroup_all
+  - mem0ops.stack.attributes.writes_every_run
 attributes:
   check_mode:
     details:
       - Reads the compose files and inspects the containers, and returns what would be written; writes nothing.
   idempotent:
-    support: none
     details:
       - The capture is a snapshot; it is always written again (the backup role writes it into a new set each run).
 options:

@@ -21,10 +21,9 @@ description:
   - This module only reads; mem0's own history database and settings go into O(workdir).
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
-  - mem0ops.stack.postgres.login
+  - mem0ops.stack.postgres
   - mem0ops.stack.postgres.collection
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.actiongroup_all
   - mem0ops.stack.attributes.read_only
 options:
   login_user:
@@ -242,23 +241,21 @@ def search(p, pick=pick_memory, memory_class=None):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            **login_argument_spec(required=("login_user", "login_password", "db")),
-            **collection_argument_spec(),
-            namespace=dict(type="str", required=True),
-            limit=dict(type="int", default=3),
-            workdir=dict(type="path", required=True),
-            embedding=dict(type="dict", required=True, options=dict(
-                provider=dict(type="str", default="ollama"),
-                model=dict(type="str", required=True),
-                dims=dict(type="int", required=True),
-                base_url=dict(type="str"),
-            )),
-            embedder_api_key=dict(type="str", no_log=True),
-        ),
-        supports_check_mode=True,
+    argument_spec = login_argument_spec(required=("login_user", "login_password", "db"))
+    argument_spec.update(collection_argument_spec())
+    argument_spec.update(
+        namespace=dict(type="str", required=True),
+        limit=dict(type="int", default=3),
+        workdir=dict(type="path", required=True),
+        embedding=dict(type="dict", required=True, options=dict(
+            provider=dict(type="str", default="ollama"),
+            model=dict(type="str", required=True),
+            dims=dict(type="int", required=True),
+            base_url=dict(type="str"),
+        )),
+        embedder_api_key=dict(type="str", no_log=True),
     )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     password = module.params["login_password"]
     try:
         out = search(module.params)

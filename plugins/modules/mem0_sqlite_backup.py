@@ -23,16 +23,12 @@ description:
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.actiongroup_all
+  - mem0ops.stack.attributes.writes_every_run
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module lists what it would copy and skip, and writes nothing.
-  diff_mode:
-    support: none
   idempotent:
-    support: none
     details:
       - Every run takes a new copy and reports changed.
 options:

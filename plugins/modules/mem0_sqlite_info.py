@@ -18,7 +18,6 @@ description:
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.actiongroup_all
   - mem0ops.stack.attributes.read_only
 options:
   path:

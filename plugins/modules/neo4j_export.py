@@ -29,9 +29,7 @@ author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.neo4j
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.check_mode_full
-  - mem0ops.stack.attributes.diff_mode_full
-  - mem0ops.stack.attributes.actiongroup_all
+  - mem0ops.stack.attributes.check_diff_full
 attributes:
   idempotent:
     support: partial

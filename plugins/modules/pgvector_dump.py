@@ -29,18 +29,16 @@ author:
   - mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.postgres
+  - mem0ops.stack.postgres.connect_via
   - mem0ops.stack.postgres.client_tools
   - mem0ops.stack.postgres.collection
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.check_mode_full
-  - mem0ops.stack.attributes.diff_mode_none
-  - mem0ops.stack.attributes.actiongroup_all
+  - mem0ops.stack.attributes.writes_every_run
 attributes:
   check_mode:
     details:
       - Connects, counts and estimates the sizes from the catalog, and returns the files it would write; writes nothing.
   idempotent:
-    support: none
     details:
       - Every run writes a new dump.
 options:

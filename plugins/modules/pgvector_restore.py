@@ -24,16 +24,15 @@ author:
   - mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.postgres
+  - mem0ops.stack.postgres.connect_via
   - mem0ops.stack.postgres.client_tools
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.check_mode_full
-  - mem0ops.stack.attributes.diff_mode_none
+  - mem0ops.stack.attributes.writes_every_run
 attributes:
   check_mode:
     details:
       - Verifies the checksums, connects, and reports whether O(target_db) would be created or cleaned; changes nothing.
   idempotent:
-    support: none
     details:
       - Every run restores the dump again; a second run into the same database needs O(clean=true).
 options:

@@ -19,9 +19,8 @@ description:
   - Never fails on a database that is not there yet or a server that does not answer; it reports no rows then.
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
-  - mem0ops.stack.postgres.login
+  - mem0ops.stack.postgres
   - mem0ops.stack.attributes
-  - mem0ops.stack.attributes.actiongroup_all
   - mem0ops.stack.attributes.read_only
 options:
   login_user:
@@ -82,11 +81,11 @@ building:
 
 import json
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2,
-    PSYCOPG2_IMPORT_ERROR,
+    ensure_psycopg2,
     login_argument_spec,
     quote_ident,
 )
@@ -142,17 +141,14 @@ def progress(p, connect=None):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            **login_argument_spec(required=("login_user", "db"), db_aliases=True),
-            table=dict(type="str", required=True),
-            expected_rows=dict(type="int", required=True),
-            results_file=dict(type="path", required=True),
-        ),
-        supports_check_mode=True,
+    argument_spec = login_argument_spec(required=("login_user", "db"), db_aliases=True)
+    argument_spec.update(
+        table=dict(type="str", required=True),
+        expected_rows=dict(type="int", required=True),
+        results_file=dict(type="path", required=True),
     )
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    ensure_psycopg2(module)
     out = progress(module.params)
     out["ended"] = job_ended(module.params["results_file"])
     module.exit_json(changed=False, **out)

@@ -19,11 +19,42 @@ import stat
 import tarfile
 
 import pytest
+import yaml
 
+from ansible_collections.mem0ops.stack.plugins.doc_fragments.postgres import ModuleDocFragment
 from ansible_collections.mem0ops.stack.plugins.module_utils import postgres
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import PostgresError
 
 PASSWORD = "s3cr:t\\pw"
+
+
+def fragment_options(*texts):
+    """{option: (type, default, required, aliases)} of doc fragments merged as ansible-doc merges them."""
+    merged = {}
+    for text in texts:
+        for name, option in yaml.safe_load(text)["options"].items():
+            merged.setdefault(name, {}).update(option)
+    return {name: (o["type"], o.get("default"), o.get("required", False), o.get("aliases")) for name, o in merged.items()}
+
+
+def spec_options(spec):
+    return {name: (o["type"], o.get("default"), o.get("required", False), o.get("aliases")) for name, o in spec.items()}
+
+
+def test_the_argument_specs_say_what_their_doc_fragments_say():
+    assert spec_options(postgres.login_argument_spec()) == fragment_options(ModuleDocFragment.DOCUMENTATION)
+    full = fragment_options(ModuleDocFragment.DOCUMENTATION, ModuleDocFragment.CONNECT_VIA)
+    assert spec_options(postgres.postgres_argument_spec()) == full
+    assert postgres.postgres_argument_spec()["login_password"]["no_log"] is True
+    assert postgres.login_argument_spec()["login_password"]["no_log"] is True
+
+
+def test_login_argument_spec_requires_what_the_module_says():
+    spec = postgres.login_argument_spec(required=("login_user", "login_password", "db"))
+    assert [name for name, o in spec.items() if o.get("required")] == ["login_user", "login_password", "db"]
+    assert "aliases" not in spec["db"]
+    assert postgres.login_argument_spec(db_aliases=True)["db"]["aliases"] == ["database", "login_db"]
+    assert not any(o.get("required") for o in postgres.postgres_argument_spec().values())
 
 
 def test_quote_ident():

@@ -20,7 +20,14 @@ from ansible_collections.mem0ops.stack.tests.unit.conftest import (
 
 
 def _options(fragment):
-    return yaml.safe_load(fragment.ModuleDocFragment.DOCUMENTATION)['options']
+    """The fragment's options as a module that extends it has them: with its CONNECT_VIA variant where it has one
+    (postgres: the modules that reach the server over TCP or inside its container), merged as ansible-doc merges."""
+    options = {}
+    for variant in ('DOCUMENTATION', 'CONNECT_VIA'):
+        text = getattr(fragment.ModuleDocFragment, variant, None)
+        for name, doc in (yaml.safe_load(text)['options'] if text else {}).items():
+            options.setdefault(name, {}).update(doc)
+    return options
 
 
 def _argument_spec(options):

@@ -1,8 +1,9 @@
 """reset.yml against a running stack: the refusal, check mode changing nothing while printing the plan, a full
 reset to an empty, working stack, and a second reset that changes nothing.
 
-The stack comes from MEM0OPS_TEST_INVENTORY (default: the lab). The reset empties it: at the end the module puts the
-data set back (tests/integration/playbooks/reseed.yml: restore the pre-reset backup, then the lab playbook, which reseeds what is
+The stack is the session's scratch stack (tests/integration/scratch.py; MEM0OPS_TEST_INVENTORY names a disposable one
+instead), so that these cycles run beside the lab's tests. The reset empties it: at the end the module puts the data set
+back (tests/integration/playbooks/reseed.yml: restore the pre-reset backup, then the lab playbook, which reseeds what is
 still missing) and takes a new baseline backup, so later tests find the 1,968 memories again.
 """
 
@@ -28,13 +29,23 @@ PATIENCE = ("-e", '{"reset_health_timeout": 600, "restore_health_timeout": 600}'
 
 # --- helpers shared with test_restore.py and test_verify.py -------------------------------------------------------
 
-def run(playbook: str | Path, *args: str) -> dict:
-    """Run a playbook (of playbooks/, or a path) against the test inventory."""
-    return run_playbook(str(playbook), *PATIENCE, *args, inventory=INVENTORY)
+def target(inventory: Path, host: str) -> dict:
+    """The stack of a host of an inventory, with where it came from (the keys test_inventory and test_host)."""
+    return dict(load_stack(inventory, host), test_inventory=inventory, test_host=host)
 
 
 def load() -> dict:
-    return load_stack(INVENTORY, HOST)
+    """The lab (or MEM0OPS_TEST_INVENTORY), for the read-only tests."""
+    return target(INVENTORY, HOST)
+
+
+def run(stack: dict, playbook: str | Path, *args: str) -> dict:
+    """Run a playbook (of playbooks/, or a path) against the stack's inventory."""
+    return run_playbook(str(playbook), *PATIENCE, *args, inventory=stack["test_inventory"])
+
+
+def changed(stack: dict, report: dict) -> int:
+    return report["stats"][stack["test_host"]]["changed"]
 
 
 def pg_connect(stack: dict, dbname: str | None = None):
@@ -160,7 +171,7 @@ def last_task(report: dict, name: str) -> dict:
     found = None
     for play in report["plays"]:
         for task in play["tasks"]:
-            result = task["hosts"].get(HOST)
+            result = next(iter(task["hosts"].values()), None)  # one host a run
             if task["task"]["name"] == name and result is not None and not result.get("skipped"):
                 found = result
     if found is None:
@@ -186,10 +197,10 @@ def assert_no_secret(stack: dict, report: dict) -> None:
         assert secret not in report["raw"], "a credential appears in the output"
 
 
-def reseed(pre_reset_set: str | None = None) -> dict:
+def reseed(stack: dict, pre_reset_set: str | None = None) -> dict:
     """Put the data set back: the pre-reset backup, then the lab playbook (reseeds what is missing), then a baseline."""
     args = ["-e", f"reseed_set={pre_reset_set}"] if pre_reset_set else []
-    report = run(RESEED, *args)
+    report = run(stack, RESEED, *args)
     assert report["rc"] == 0, report["raw"][-3000:]
     return report
 
@@ -197,23 +208,23 @@ def reseed(pre_reset_set: str | None = None) -> dict:
 # --- tests ---------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def stack() -> dict:
-    return load()
+def stack(scratch_stack) -> dict:
+    return target(scratch_stack.inventory, scratch_stack.host)
 
 
 def test_reset_refuses_without_confirmation(stack):
     before = containers(stack)
-    report = run("reset.yml")
+    report = run(stack, "reset.yml")
     assert report["rc"] != 0
     msg = role_task(report, "reset", "Refuse a real reset without the stack's name as confirmation")["msg"]
     assert f"run again with: -e reset_confirm={stack['name']}" in " ".join(msg)
-    assert report["stats"][HOST]["changed"] == 0
+    assert changed(stack, report) == 0
     assert containers(stack) == before
 
 
 def test_reset_refuses_a_confirmation_for_another_stack(stack):
     other = "prd" if stack["name"] != "prd" else "lab"
-    report = run("reset.yml", "-e", f"reset_confirm={other}")
+    report = run(stack, "reset.yml", "-e", f"reset_confirm={other}")
     assert report["rc"] != 0
     text = " ".join(role_task(report, "reset", "Refuse a real reset without the stack's name as confirmation")["msg"])
     assert f"reset_confirm={other} names another stack" in text
@@ -224,7 +235,7 @@ def test_reset_check_changes_nothing_and_prints_the_plan(stack):
     before = snapshot(stack)
     assert before["memories"]["per_namespace"], "the stack must hold memories for this test (make lab)"
     started = time.monotonic()
-    report = run("reset.yml", "--check")
+    report = run(stack, "reset.yml", "--check")
     seconds = time.monotonic() - started
     after = snapshot(stack)
     assert report["rc"] == 0, report["raw"][-3000:]
@@ -252,10 +263,10 @@ def reset_run(stack):
     """One real reset; afterwards the data set is put back."""
     before = {"memories": memory_state(stack), "graph": graph_state(stack), "history_rows": history_rows(stack)}
     started = time.monotonic()
-    report = run("reset.yml", "-e", f"reset_confirm={stack['name']}")
+    report = run(stack, "reset.yml", "-e", f"reset_confirm={stack['name']}")
     seconds = time.monotonic() - started
     yield {"report": report, "before": before, "seconds": seconds}
-    reseed(backup_path(report))
+    reseed(stack, backup_path(report))
     # the data set is back, by the seed's own counts
     assert memory_state(stack)["per_namespace"] == SEEDED
     assert sum(graph_state(stack)["per_user"].values()) == SEEDED_NODES
@@ -304,8 +315,8 @@ def test_reset_empties_the_stack_and_leaves_it_working(stack, reset_run):
 def test_a_second_reset_of_the_empty_stack_changes_nothing(stack, reset_run):
     assert reset_run["report"]["rc"] == 0
     before = containers(stack)
-    report = run("reset.yml", "-e", f"reset_confirm={stack['name']}")
+    report = run(stack, "reset.yml", "-e", f"reset_confirm={stack['name']}")
     assert report["rc"] == 0, report["raw"][-3000:]
-    assert report["stats"][HOST]["changed"] == 0
+    assert changed(stack, report) == 0
     assert "ALREADY EMPTY" in role_task(report, "reset", "Report")["msg"][0]
     assert containers(stack) == before

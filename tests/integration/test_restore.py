@@ -2,7 +2,7 @@
 refused, lost memories and graph nodes put back with the counts proven, a second restore changing nothing, a
 graph-only restore, and a restore that fails midway putting the safety backup back.
 
-The stack comes from MEM0OPS_TEST_INVENTORY (default: the lab). Every test leaves the seeded data set in place.
+The stack is the session's scratch stack (as in test_reset.py). Every test leaves the seeded data set in place.
 """
 
 from __future__ import annotations
@@ -17,22 +17,22 @@ import pytest
 
 from .labkit import REPO, SEEDED, SEEDED_NODES, SEEDED_RELATIONSHIPS
 from .test_reset import (
-    HOST, assert_no_secret, containers, diff, graph_state, history_rows, load, memory_state, neo4j_session, pg_connect,
-    plan_text, role_task, run, snapshot)
+    assert_no_secret, changed, containers, diff, graph_state, history_rows, memory_state, neo4j_session, pg_connect,
+    plan_text, role_task, run, snapshot, target)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def stack() -> dict:
-    return load()
+def stack(scratch_stack) -> dict:
+    return target(scratch_stack.inventory, scratch_stack.host)
 
 
 @pytest.fixture(scope="module")
 def good_set(stack):
     """A fresh backup of the seeded stack (tier manual): the set the tests restore."""
     playbook = REPO / "tests" / "integration" / "playbooks" / "backup_manual.yml"
-    report = run(playbook)
+    report = run(stack, playbook)
     assert report["rc"] == 0, report["raw"][-3000:]
     result = role_task(report, "backup", "Publish the result for includers")["ansible_facts"]["backup_result"]
     assert result["status"] == "valid", result["problems"]
@@ -40,7 +40,7 @@ def good_set(stack):
     yield {"path": path, "manifest": json.loads((path / "manifest.json").read_text()),
            "memories": memory_state(stack)}
     # whatever happened, the stack ends with the data set: the lab playbook reseeds what is missing
-    final = run("lab.yml")
+    final = run(stack, "lab.yml")
     assert final["rc"] == 0, final["raw"][-3000:]
 
 
@@ -74,11 +74,11 @@ def rewrite(set_dir: Path, name: str, content: bytes) -> None:
 
 def test_restore_refuses_without_confirmation(stack):
     before = containers(stack)
-    report = run("restore.yml")
+    report = run(stack, "restore.yml")
     assert report["rc"] != 0
     text = " ".join(role_task(report, "restore", "Refuse a real restore without the stack's name as confirmation")["msg"])
     assert f"run again with: -e restore_confirm={stack['name']}" in text
-    assert report["stats"][HOST]["changed"] == 0
+    assert changed(stack, report) == 0
     assert containers(stack) == before
 
 
@@ -89,7 +89,7 @@ def without_logs(state: dict) -> dict:
 
 def test_restore_check_changes_nothing_and_prints_the_plan(stack, good_set):
     before = snapshot(stack)
-    report = run("restore.yml", "--check", "-e", f"restore_set={good_set['path']}")
+    report = run(stack, "restore.yml", "--check", "-e", f"restore_set={good_set['path']}")
     after = snapshot(stack)
     assert report["rc"] == 0, report["raw"][-3000:]
     assert diff(before, after) == []
@@ -110,7 +110,7 @@ def test_restore_refuses_a_set_of_other_embedding_dims(stack, good_set, tmp_path
         table["observed_dims"] = [1536]
     rewrite(forged, "postgres/manifest.json", json.dumps(pg_manifest).encode())
     before = snapshot(stack)
-    report = run("restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={forged}")
+    report = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={forged}")
     assert report["rc"] != 0
     text = " ".join(role_task(report, "restore", "Stop, saying what failed and what state the stack is in")["msg"])
     assert "1536-dim" in text and "restore_force_dims=true" in text and "re-embed" in text
@@ -121,7 +121,7 @@ def test_restore_refuses_a_set_of_other_embedding_dims(stack, good_set, tmp_path
 def test_restore_puts_lost_memories_and_graph_back(stack, good_set):
     namespace = lose_a_namespace(stack)
     started = time.monotonic()
-    report = run("restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}")
+    report = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}")
     seconds = time.monotonic() - started
     assert report["rc"] == 0, report["raw"][-4000:]
     manifest = good_set["manifest"]
@@ -146,9 +146,9 @@ def test_restore_puts_lost_memories_and_graph_back(stack, good_set):
 
 def test_a_second_restore_of_the_same_set_changes_nothing(stack, good_set):
     before = containers(stack)
-    report = run("restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}")
+    report = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}")
     assert report["rc"] == 0, report["raw"][-3000:]
-    assert report["stats"][HOST]["changed"] == 0
+    assert changed(stack, report) == 0
     assert "ALREADY HOLDS THE SET" in role_task(report, "restore", "Report")["msg"][0]
     assert containers(stack) == before
 
@@ -157,7 +157,7 @@ def test_a_graph_only_restore_leaves_postgres_alone(stack, good_set):
     lose_a_namespace(stack, memories=False)
     memories = memory_state(stack)
     postgres = containers(stack)["postgres"]
-    report = run("restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}",
+    report = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}",
                  "-e", "restore_parts=[neo4j]", "-e", "restore_safety_backup=false")
     assert report["rc"] == 0, report["raw"][-4000:]
     assert sum(graph_state(stack)["per_user"].values()) == good_set["manifest"]["counts"]["graph"]["nodes"]
@@ -174,7 +174,7 @@ def test_a_restore_that_fails_midway_puts_the_safety_backup_back(stack, good_set
     rewrite(forged, f"postgres/{dump['name']}", garbage)
     rewrite(forged, "postgres/manifest.json", json.dumps(pg_manifest).encode())
     before = memory_state(stack)
-    report = run("restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={forged}",
+    report = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={forged}",
                  "-e", "restore_parts=[postgres]", "-e", "restore_force=true", "-e", "restore_smoke=false")
     assert report["rc"] != 0
     text = " ".join(role_task(report, "restore", "Stop, saying what failed and what state the stack is in")["msg"])

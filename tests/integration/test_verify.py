@@ -26,7 +26,7 @@ def state(stack: dict) -> dict:
 
 def test_verify_passes_and_leaves_nothing_behind(stack):
     before = state(stack)
-    report = run("verify.yml")
+    report = run(stack, "verify.yml")
     assert report["rc"] == 0, report["raw"][-3000:]
     assert report["stats"][HOST]["changed"] == 0
     assert state(stack) == before

@@ -279,6 +279,27 @@ def stack_connections(stack):
     return dict((str(name), _service_facts(str(name), svc)) for name, svc in stack['services'].items())
 
 
+def stack_app_files(stack, history=False):
+    """The files the apps keep in their data directories: each service's reset_files, in the tree's order, and with
+    history=True mem0's history database too (when its reset_files do not name it). One dict per file: service,
+    file, dir (absolute), relpath (to the data root)."""
+    stack = stack_validate(stack)
+    root = str(stack.get('data_root', '')).rstrip('/')
+    history_db = (stack.get('mem0') or {}).get('history_db')
+    out = []
+    for name, svc in stack['services'].items():
+        if 'data_dir' not in svc:
+            continue
+        files = [str(f) for f in (svc.get('reset_files') or [])]
+        if history and str(name) == 'mem0' and history_db and str(history_db) not in files:
+            files.append(str(history_db))
+        data_dir = str(svc['data_dir']).strip('/')
+        for name_of_file in files:
+            out.append({'service': str(name), 'file': name_of_file, 'dir': '%s/%s' % (root, data_dir),
+                        'relpath': '%s/%s' % (data_dir, name_of_file)})
+    return out
+
+
 class FilterModule(object):
     """The mem0_stack tree's validation and connection facts."""
 
@@ -287,5 +308,6 @@ class FilterModule(object):
             'stack_validate': stack_validate,
             'stack_problems': stack_problems,
             'stack_connections': stack_connections,
+            'stack_app_files': stack_app_files,
             'service_dependents': service_dependents,
         }

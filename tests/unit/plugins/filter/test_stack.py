@@ -18,7 +18,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mem0ops.stack.plugins.filter.service_order import service_dependents
 from ansible_collections.mem0ops.stack.plugins.filter.stack import (
-    FilterModule, stack_connections, stack_problems, stack_validate)
+    FilterModule, stack_app_files, stack_connections, stack_problems, stack_validate)
 
 INVENTORIES = Path(__file__).resolve().parents[4] / 'inventories'
 
@@ -228,3 +228,20 @@ def test_dependents_closure():
     assert service_dependents(OWNER['services'], ['postgres']) == expected
     with pytest.raises(AnsibleFilterError, match='names must be a list'):
         service_dependents(services, 5)
+
+
+def test_app_files_are_the_reset_files_and_with_history_mem0s_database():
+    root = LAB['data_root'].rstrip('/')
+    files = stack_app_files(LAB)
+    assert FilterModule().filters()['stack_app_files'] is stack_app_files
+    assert [(f['service'], f['relpath']) for f in files] == [
+        ('mem0', 'data/history.db'), ('mem0', 'data/history.db-wal'), ('mem0', 'data/history.db-shm'),
+        ('openmemory_mcp', 'openmemory/openmemory.db')]
+    assert files[0]['dir'] == root + '/data' and files[0]['file'] == 'history.db'
+    # the history database is added only when asked for and not already named
+    assert stack_app_files(LAB, history=True) == files
+    tree = changed('services.mem0.reset_files', None)
+    assert [f['relpath'] for f in stack_app_files(tree)] == ['openmemory/openmemory.db']
+    assert [f['relpath'] for f in stack_app_files(tree, history=True)] == ['data/history.db', 'openmemory/openmemory.db']
+    with pytest.raises(AnsibleFilterError):
+        stack_app_files(changed('services.mem0.port', 'abc'))

@@ -20,11 +20,24 @@ help:
 	@echo "make demo   toolchain + lab with seeded data + the main job against it"
 	@echo "make test   every check: lint, sanity, unit, integration on the lab, molecule; seconds per stage at the end"
 
+# The developer toolchain (requirements-dev.txt), which includes the collection's runtime requirements
+# (requirements.txt).
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements-dev.txt requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+# The execution environment's build context (execution-environment.yml) in .build/ee-context: the collection built
+# from this tree into .build/ee-src/mem0ops-stack.tar.gz, then `ansible-builder create` (no image is built).
+EE_SRC := .build/ee-src
+EE_CONTEXT := .build/ee-context
+.PHONY: ee-context
+ee-context: venv
+	rm -rf $(EE_SRC) $(EE_CONTEXT)
+	$(VENV)/bin/ansible-galaxy collection build --output-path $(EE_SRC) .
+	mv $(EE_SRC)/mem0ops-stack-*.tar.gz $(EE_SRC)/mem0ops-stack.tar.gz
+	$(VENV)/bin/ansible-builder create -f execution-environment.yml -c $(EE_CONTEXT) --output-filename Containerfile
 
 engine:
 	bash lab/bin/engine.sh
@@ -57,8 +70,10 @@ _molecule-%:
 
 # make test: every check in stages, timed, with one table of every stage's seconds at the end (mk/stages.sh).
 # Budget: 40 minutes on a fresh clone of a machine where no lab image was ever built.
-# The checks that need no lab (lint, sanity, unit) run in the background while the lab is built (mk/stages.sh, &).
+# The checks that need no lab (lint, sanity, unit, the execution environment's build context) run in the background
+# while the lab is built (mk/stages.sh, &).
 TEST_STAGES = toolchain=venv! engine=engine! collection-link=collection-link! lint=lint\& sanity=sanity\& unit=unit\& \
-	lab=_lab! integration=_integration $(foreach s,$(MOLECULE_SCENARIOS),molecule-$(s)=_molecule-$(s))
+	ee-context=ee-context\& lab=_lab! integration=_integration \
+	$(foreach s,$(MOLECULE_SCENARIOS),molecule-$(s)=_molecule-$(s))
 test:
 	@bash mk/stages.sh $(TEST_STAGES)

@@ -22,7 +22,8 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import DOCKER_IMPORT_ERROR, HAS_DOCKER, docker
+from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import (
+    DOCKER_IMPORT_ERROR, HAS_DOCKER, ContainerError, docker, engine, exec_output, running_container)
 
 try:
     import psycopg2
@@ -204,23 +205,17 @@ class PostgresClient:
     def docker_client(self):
         if self._docker is None:
             try:
-                self._docker = docker.DockerClient(base_url=self.params["docker_host"], timeout=max(60, self.params["connect_timeout"]))
-                self._docker.ping()
-            except docker.errors.DockerException as exc:
-                raise PostgresError("cannot reach the Docker engine at %s: %s; is Docker (Desktop, OrbStack, dockerd) running?"
-                                    % (self.params["docker_host"], exc))
+                self._docker = engine(self.params["docker_host"], timeout=max(60, self.params["connect_timeout"]))
+            except ContainerError as exc:
+                raise PostgresError(str(exc))
         return self._docker
 
     def container(self):
         if self._container is None:
-            name = self.params["container"]
             try:
-                container = self.docker_client().containers.get(name)
-            except docker.errors.NotFound:
-                raise PostgresError("no container named %r: check the inventory's container name against `docker ps -a`" % name)
-            if container.status != "running":
-                raise PostgresError("container %r is %s, not running: start it first" % (name, container.status))
-            self._container = container
+                self._container = running_container(self.docker_client(), self.params["container"])
+            except ContainerError as exc:
+                raise PostgresError(str(exc))
         return self._container
 
     def exec_env(self) -> dict:
@@ -236,9 +231,7 @@ class PostgresClient:
 
     def exec_run(self, argv: list):
         """Run a command in the container; returns (exit code, stdout bytes, stderr bytes)."""
-        result = self.container().exec_run(argv, environment=self.exec_env(), demux=True)
-        out, err = result.output if result.output else (b"", b"")
-        return result.exit_code, out or b"", err or b""
+        return exec_output(self.container(), argv, environment=self.exec_env())
 
     # --- queries ----------------------------------------------------------------------------
     def query(self, sql: str, params=None) -> list:

@@ -16,7 +16,8 @@ import json
 import subprocess
 import sys
 
-from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import docker
+from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import (
+    ContainerError, docker, engine, exec_output, running_container)
 
 # argv[1]: JSON {path, scope (null: the messages are left alone), memory_ids, delete (false: only count)}.
 # Prints {"exists", "history", "messages"}: the rows deleted, or that would be. A missing file is never created.
@@ -80,20 +81,14 @@ def prune_in_container(docker_host: str, container: str, path: str, memory_ids, 
     """Run the program with ``python`` inside ``container`` through the Docker API."""
     where = "in container %s" % container
     try:
-        client = docker.DockerClient(base_url=docker_host, timeout=60)
-    except docker.errors.DockerException as exc:
-        raise PruneError("cannot reach the Docker engine at %s: %s" % (docker_host, exc))
-    try:
+        client = engine(docker_host)
         try:
-            found = client.containers.get(container)
-        except docker.errors.NotFound:
-            raise PruneError("no container named %r: check the inventory's container name against `docker ps -a`" % container)
-        if found.status != "running":
-            raise PruneError("container %r is %s, not running" % (container, found.status))
-        result = found.exec_run([python, "-c", PROGRAM, request(path, memory_ids, scope, delete)], demux=True)
+            code, out, err = exec_output(running_container(client, container),
+                                         [python, "-c", PROGRAM, request(path, memory_ids, scope, delete)])
+        finally:
+            client.close()
+    except ContainerError as exc:
+        raise PruneError(str(exc))
     except docker.errors.DockerException as exc:
         raise PruneError("cannot run %s %s: %s" % (python, where, exc))
-    finally:
-        client.close()
-    out, err = result.output if result.output else (b"", b"")
-    return answer(result.exit_code, out, err, where)
+    return answer(code, out, err, where)

@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from ansible_collections.mem0ops.stack.plugins.module_utils import sqlite_prune
+from ansible_collections.mem0ops.stack.plugins.module_utils import docker_api, sqlite_prune
 from ansible_collections.mem0ops.stack.plugins.modules import mem0_sqlite_prune as mod
 from ansible_collections.mem0ops.stack.tests.unit.conftest import AnsibleExitJson, AnsibleFailJson, set_module_args
 
@@ -121,7 +121,7 @@ class FakeContainer:
         self.status = status
         self.argv = None
 
-    def exec_run(self, argv, demux=False):
+    def exec_run(self, argv, environment=None, demux=False):
         self.argv = argv
         assert argv[0] == 'python3.11' and argv[1] == '-c' and demux
         proc = subprocess.run([sys.executable] + argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
@@ -150,11 +150,16 @@ def fake_docker(monkeypatch, containers):
             seen['base_url'] = base_url
             self.containers = Containers()
 
+        def ping(self):
+            return True
+
         def close(self):
             seen['closed'] = True
 
     errors = types.SimpleNamespace(NotFound=NotFound, DockerException=DockerException)
-    monkeypatch.setattr(sqlite_prune, 'docker', types.SimpleNamespace(DockerClient=Client, errors=errors))
+    fake = types.SimpleNamespace(DockerClient=Client, errors=errors)
+    monkeypatch.setattr(sqlite_prune, 'docker', fake)
+    monkeypatch.setattr(docker_api, 'docker', fake)
     monkeypatch.setattr(mod, 'HAS_DOCKER', True)
     return seen
 

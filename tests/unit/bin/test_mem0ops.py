@@ -58,6 +58,7 @@ def ran(argv, env=None):
 
 @pytest.mark.parametrize('argv, expected', [
     (['status'], ['-i', INVENTORY, 'mem0ops.stack.status']),
+    (['check'], ['-i', INVENTORY, 'mem0ops.stack.inventory_check', '--check']),
     (['backup'], ['-i', INVENTORY, 'mem0ops.stack.backup']),
     (['backup', '--tier', 'hourly', '--check'],
      ['-i', INVENTORY, 'mem0ops.stack.backup', '--check', '-e', 'backup_tier=hourly']),
@@ -83,7 +84,7 @@ def test_each_subcommand_is_one_playbook_run_by_fqcn(argv, expected):
 def test_every_subcommand_has_its_playbook():
     playbooks = Path(__file__).resolve().parents[3] / 'playbooks'
     for name in mem0ops.COMMANDS:
-        assert (playbooks / ('%s.yml' % name)).is_file(), name
+        assert (playbooks / ('%s.yml' % mem0ops.playbook(name))).is_file(), name
 
 
 def test_inventory_and_vault_file_from_the_environment_or_flags():
@@ -117,6 +118,7 @@ def test_a_destructive_run_without_confirm_is_refused(command):
     ['reset', '--confirm', 'prd', '--dry-run'],
     ['restore', '--set', '20261122_023000', '--confirm', 'prd', '--dry-run'],
     ['drill', '--dry-run'],
+    ['check', '--dry-run'],
 ])
 def test_dry_run_prints_the_command_and_runs_nothing(argv):
     status, printed, err, commands = invoke(argv, rc=1)
@@ -124,7 +126,7 @@ def test_dry_run_prints_the_command_and_runs_nothing(argv):
     assert len(printed) == 1
     words = shlex.split(printed[0])
     assert words[0].endswith('ansible-playbook')
-    assert 'mem0ops.stack.%s' % argv[0] in words
+    assert 'mem0ops.stack.%s' % mem0ops.playbook(argv[0]) in words
     assert '--dry-run' not in words
 
 
@@ -150,3 +152,11 @@ def test_a_missing_ansible_playbook_is_reported():
     out, err = io.StringIO(), io.StringIO()
     assert mem0ops.main(['status'], env=ENV, run=missing, out=out, err=err) == 127
     assert 'not found' in err.getvalue()
+
+
+def test_check_runs_the_inventory_check_in_check_mode_with_the_vault():
+    env = dict(ENV, MEM0OPS_VAULT_PASSWORD_FILE='/home/owner/.mem0ops/vault-pass.sh')
+    assert ran(['check'], env) == ['-i', INVENTORY, '--vault-password-file', '/home/owner/.mem0ops/vault-pass.sh',
+                                   'mem0ops.stack.inventory_check', '--check']
+    with pytest.raises(SystemExit):  # nothing to choose: it is always a check
+        mem0ops.parser().parse_args(['check', '--confirm', 'prd'])

@@ -12,7 +12,7 @@ an exported snapshot), so that a dump, a restore and a count all count the same 
 from __future__ import annotations
 
 from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import declared_dims
-from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import PostgresError, quote_ident
+from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import PostgresError, column_table, quote_ident
 
 DEFAULT_COLLECTION = "memories"
 # mem0's telemetry table: a row there is not a memory.
@@ -74,17 +74,19 @@ def vector_tables(query, columns: list) -> list:
     tables = []
     for col in columns:
         row = query("SELECT count(*) AS n, coalesce(array_agg(DISTINCT vector_dims({c})) FILTER (WHERE {c} IS NOT NULL), "
-                    "'{{}}') AS dims FROM {t}".format(c=quote_ident(col["column"]), t=quote_ident(col["table"])))[0]
+                    "'{{}}') AS dims FROM {t}".format(c=quote_ident(col["column"]), t=column_table(col)))[0]
         tables.append({"table": col["table"], "column": col["column"], "type": col["type"],
                        "declared_dims": declared_dims(col["type"]), "observed_dims": sorted(int(d) for d in row["dims"]),
                        "rows": int(row["n"])})
     return tables
 
 
-def stored_dims(query, table: str, sample_rows: int = 0) -> list:
-    """(dims, rows) of the vectors stored in the table's `vector` column, from its first `sample_rows` rows that
-    hold one (every row with 0)."""
+def stored_dims(query, table: str, sample_rows: int = 0, column: str = "vector", sql_table=None) -> list:
+    """(dims, rows) of the vectors stored in the table's `column` (mem0's `vector` by default), from its first
+    `sample_rows` rows that hold one (every row with 0); `sql_table` is the table as SQL names it (default: `table`
+    quoted)."""
     limit = " LIMIT %d" % sample_rows if sample_rows > 0 else ""
-    rows = query("SELECT vector_dims(vector) AS dims, count(*) AS n FROM (SELECT vector FROM %s "
-                 "WHERE vector IS NOT NULL%s) s GROUP BY 1 ORDER BY 1" % (quote_ident(table), limit))
+    col = column if column == "vector" else quote_ident(column)
+    rows = query("SELECT vector_dims({c}) AS dims, count(*) AS n FROM (SELECT {c} FROM {t} WHERE {c} IS NOT NULL{l}) s "
+                 "GROUP BY 1 ORDER BY 1".format(c=col, t=sql_table or quote_ident(table), l=limit))
     return [(int(row["dims"]), int(row["n"])) for row in rows]

@@ -285,13 +285,56 @@ class PostgresClient:
         return bool(self.scalar("SELECT to_regclass(%s) IS NOT NULL AS present", (name,)))
 
     def vector_columns(self) -> list:
-        """Every vector column in the database with its declared type, e.g. vector(768)."""
-        return self.query(
-            "SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type "
-            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_type t ON t.oid = a.atttypid "
-            "WHERE t.typname = 'vector' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
-            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2")
+        """Every vector column of every table in the database with its declared type, e.g. vector(768): its table
+        (schema-qualified when the schema is not public), column, type, schema and relname (the bare table name)."""
+        return self.query(VECTOR_COLUMNS_SQL)
+
+    def other_databases(self, exclude: str) -> list:
+        """The cluster's other databases that this login may connect to (no template, none that refuses connections,
+        not ``exclude``), each as {name, bytes} (pg_database_size), by name."""
+        return [{"name": row["name"], "bytes": int(row["bytes"])} for row in self.query(OTHER_DATABASES_SQL, (exclude,))]
+
+
+# A table of a database, named as the manifests name it: schema.table, the public schema left out.
+TABLE_NAME_SQL = "CASE WHEN n.nspname = 'public' THEN c.relname::text ELSE n.nspname || '.' || c.relname END"
+USER_SCHEMAS_SQL = ("n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%%' "
+                    "AND n.nspname NOT LIKE 'pg\\_temp%%'")
+VECTOR_COLUMNS_SQL = (
+    "SELECT " + TABLE_NAME_SQL + " AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type, "
+    "n.nspname AS schema, c.relname AS relname "
+    "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_type t ON t.oid = a.atttypid "
+    "WHERE t.typname = 'vector' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2")
+OTHER_DATABASES_SQL = (
+    "SELECT datname AS name, pg_database_size(oid)::bigint AS bytes FROM pg_database "
+    "WHERE NOT datistemplate AND datallowconn AND datname <> %s AND has_database_privilege(oid, 'CONNECT') ORDER BY 1")
+TABLES_SQL = (
+    "SELECT n.nspname AS schema, c.relname AS relname, " + TABLE_NAME_SQL + " AS table "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND " + USER_SCHEMAS_SQL + " ORDER BY 3")
+
+
+def qualified(schema, table: str) -> str:
+    """A table name for SQL: schema-qualified when the schema is known."""
+    return "%s.%s" % (quote_ident(schema), quote_ident(table)) if schema else quote_ident(table)
+
+
+def column_table(col: dict) -> str:
+    """The table of a row of PostgresClient.vector_columns, for SQL."""
+    return qualified(col.get("schema"), col.get("relname") or col["table"])
+
+
+def table_counts(query) -> list:
+    """The rows of every table of the database (partitions counted in their parent), as manifests list them:
+    ``[{"table": "settings", "rows": 1}, {"table": "audit.log", "rows": 7}]``; two queries whatever the tables."""
+    tables = query(TABLES_SQL)
+    if not tables:
+        return []
+    union = " UNION ALL ".join("SELECT %d AS i, count(*) AS n FROM %s" % (i, qualified(t["schema"], t["relname"]))
+                               for i, t in enumerate(tables))
+    rows = {int(row["i"]): int(row["n"]) for row in query(union)}
+    return [{"table": t["table"], "rows": rows.get(i, 0)} for i, t in enumerate(tables)]
 
 
 def require_login(module) -> None:

@@ -12,9 +12,11 @@ short_description: Check that every place a mem0 stack keeps an embedding dimens
 version_added: 0.1.0
 description:
   - Reads the embedding dimension from every source it is given and says whether they agree.
-  - B(Stored data) - the declared C(vector(N)) of mem0's collection table and of C(mem0migrations) when it exists
-    (an empty table counts, by its declaration), the dimensions of the vectors stored in their rows, the length of
-    the C(embedding) property of the Neo4j nodes, and the dimensions a backup manifest records.
+  - B(Stored data) - the declared C(vector(N)) of every vector column of every table of the database (mem0's
+    collection table, C(mem0migrations), mem0 2.x's C(<collection>_entities) and any other; an empty table counts, by
+    its declaration), the dimensions of the vectors stored in their rows, the length of the C(embedding) property of
+    the Neo4j nodes, and the dimensions a backup manifest records. Tables that disagree with each other are a
+    mismatch, as mem0 writes all of them with one embedder.
   - B(Embedder) - what the configured model really returns (O(embedder_model) mapped to its known dimension),
     what a live embedder returns when probed with a short text (O(probe_url)), and the dimension mem0 is configured
     with (O(embedder_dims), mem0's C(embedding_model_dims)).
@@ -201,6 +203,17 @@ sources:
       description: More about the source (row counts, model, URL).
       type: str
       sample: vector(1536)
+tables:
+  description:
+    - Every vector column read in PostgreSQL (collection first, then C(mem0migrations), then the others by name), with
+      C(table) (C(schema.table) outside the public schema), C(column), C(type) (its declaration), C(declared_dims) and
+      C(stored_dims) (the distinct dimensions of the rows read); empty without O(db).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {table: memories, column: vector, type: vector(768), declared_dims: 768, stored_dims: [768]}
+    - {table: memories_entities, column: vector, type: vector(1536), declared_dims: 1536, stored_dims: [1536]}
 data_dims:
   description: The distinct dimensions of the stored data.
   returned: always
@@ -268,6 +281,7 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     POSTGRES_REQUIRED_IF,
     PostgresClient,
     PostgresError,
+    column_table,
     ensure_required_libs,
     postgres_argument_spec,
     quote_ident,
@@ -449,6 +463,14 @@ def judge(sources: list, memories=None, model=None) -> dict:
     return verdict
 
 
+def table_order(collection: str):
+    """Sort key of vector columns: the collection's `vector` first, then mem0migrations', then the rest by name."""
+    def key(col):
+        mem0 = {collection: 0, MIGRATIONS_TABLE: 1}
+        return (mem0.get(col["table"], 2) if col["column"] == "vector" else 2, col["table"], col["column"])
+    return key
+
+
 def mismatch_message(sources: list, mismatches: list) -> str:
     listed = "; ".join("%s: %s" % (s["source"], s["dims"]) for s in sources if s["dims"])
     return "embedding dimensions disagree (%s). %s" % (listed, " ".join("Mismatch: %s." % m for m in mismatches))
@@ -464,7 +486,7 @@ class DimensionChecker:
         self.model = self.params["embedder_model"] or (default_model(provider) if provider else None)
         self.results = {"changed": False, "agree": True, "dims": None, "sources": [], "data_dims": [],
                         "embedder_dims": [], "configured_dims": self.params["embedder_dims"], "memories": None,
-                        "mismatches": [], "problems": []}
+                        "mismatches": [], "problems": [], "tables": []}
 
     def add(self, *args, **kwargs) -> None:
         self.results["sources"].append(source(*args, **kwargs))
@@ -488,25 +510,32 @@ class DimensionChecker:
 
     def read_tables(self, client: PostgresClient) -> None:
         collection = self.params["collection"]
-        columns = dict((row["table"], row["type"]) for row in client.vector_columns() if row["column"] == "vector")
-        if collection not in columns:
+        columns = client.vector_columns()
+        if not any(col["table"] == collection and col["column"] == "vector" for col in columns):
             present = collection_present(client.query, collection)
             self.results["problems"].append(
                 "table %s %s in database %s: there is no stored data to compare there"
                 % (collection, "has no vector column" if present else "does not exist", self.params["db"]))
         else:
             self.results["memories"] = int(client.scalar("SELECT count(*) AS n FROM %s" % quote_ident(collection)))
-        for table in (collection, MIGRATIONS_TABLE):
-            if table not in columns:
-                continue
-            declared = declared_dims(columns[table])
-            self.add("postgres %s.vector declared" % table, "data", declared, columns[table])
-            rows = stored_dims(client.query, table, self.params["sample_rows"])
-            read = sum(n for dummy, n in rows)
-            if not rows:
-                self.add("postgres %s rows" % table, "data", None, "no rows")
-            for dims, n in rows:
-                self.add("postgres %s rows" % table, "data", dims, "%d of %d rows read" % (n, read))
+        for col in sorted(columns, key=table_order(collection)):
+            self.read_column(client, col)
+
+    def read_column(self, client: PostgresClient, col: dict) -> None:
+        """One vector column: its declaration and the dims of its rows, as sources; mem0's own column `vector` is
+        named by its table alone (postgres memories rows), any other by table.column."""
+        table, column = col["table"], col["column"]
+        name = table if column == "vector" else "%s.%s" % (table, column)
+        declared = declared_dims(col["type"])
+        self.add("postgres %s.%s declared" % (table, column), "data", declared, col["type"])
+        rows = stored_dims(client.query, table, self.params["sample_rows"], column, column_table(col))
+        read = sum(n for dummy, n in rows)
+        if not rows:
+            self.add("postgres %s rows" % name, "data", None, "no rows")
+        for dims, n in rows:
+            self.add("postgres %s rows" % name, "data", dims, "%d of %d rows read" % (n, read))
+        self.results["tables"].append({"table": table, "column": column, "type": col["type"], "declared_dims": declared,
+                                       "stored_dims": [dims for dims, dummy in rows]})
 
     # --- Neo4j -------------------------------------------------------------------------------
     def read_graph(self) -> None:

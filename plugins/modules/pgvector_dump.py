@@ -24,6 +24,11 @@ description:
     failure of C(pg_dump) fails the module and leaves no file under a final name.
   - With O(min_memories) or O(max_drop_percent), a dump that holds fewer memories than expected is kept, its manifest
     says C(status=quarantined) with the problems found, and the module fails with what was expected and what was found.
+  - With O(databases=all) (the default) it also dumps every other database of the same cluster that O(login_user)
+    may connect to (the upstream mem0 server keeps its users, API keys and runtime embedder overrides in one,
+    C(mem0_app)), each in the custom format from a snapshot of its own, and the cluster's roles without their
+    passwords (C(pg_dumpall --roles-only --no-role-passwords)); the manifest lists each with its file, sha256 and the
+    rows of each of its tables.
   - Restore a dump with M(mem0ops.stack.pgvector_restore).
 author:
   - mem0ops engineers (@mem0ops)
@@ -103,6 +108,18 @@ options:
       - By default the module refuses to overwrite anything already in O(dest).
     type: bool
     default: false
+  databases:
+    description:
+      - Which databases of the cluster to dump.
+      - V(all) dumps, besides O(db), every other database of the same cluster that O(login_user) may connect to (not
+        the templates, nor a database that refuses connections), each in the custom format (compressed as O(compression)
+        says) from a snapshot of its own, file C(<basename>.<database>.dump); and the cluster's roles without their
+        password hashes (C(pg_dumpall --roles-only --no-role-passwords)), file C(<basename>.roles.sql). The manifest
+        lists them under C(databases) and C(roles).
+      - V(stack) dumps O(db) only.
+    type: str
+    choices: [all, stack]
+    default: all
 notes:
   - With O(connect_via=tcp) a local C(pg_dump) runs; C(pg_dump) refuses to dump a server of a newer major version, and
     so does the module, before dumping. O(connect_via=docker_exec) runs C(pg_dump) inside O(container), whose version
@@ -111,8 +128,15 @@ notes:
   - The snapshot is held open by a C(REPEATABLE READ) transaction for the whole dump (over TCP with psycopg2, or by a
     C(psql) session inside the container), which delays the removal of rows deleted meanwhile until the dump ends.
   - Before writing, the free space of O(dest) is compared with an estimate from the catalog (the size of the table
-    data; three times as much for an uncompressed custom dump, as vectors are dumped as text), and the module fails
-    when it is short. A disk that fills up during the dump fails the module too, and leaves no file behind.
+    data; three times as much for an uncompressed custom dump, as vectors are dumped as text; for each other
+    database, its size), and the module fails when it is short. A disk that fills up during the dump fails the
+    module too, and leaves no file behind.
+  - With O(databases=all), each other database is dumped from its own snapshot, after O(db), so the files of different
+    databases are not from one instant (PostgreSQL has no snapshot across databases). A C(pg_dump) of any of them that
+    fails fails the module and leaves no file; a login that may connect to a database but not read it is refused by
+    C(pg_dump) (dump as the database owner or a superuser, or set O(databases=stack)).
+  - The roles file never holds a password hash; the module checks that and fails otherwise. Restoring it does not
+    restore the roles' passwords.
 seealso:
   - module: mem0ops.stack.pgvector_restore
   - name: pg_dump
@@ -182,6 +206,15 @@ files:
   type: list
   elements: str
   sample: [/var/lib/mem0ops-lab/backups/daily/20261122_023000/mem0_lab_20261122_023000.dump]
+extra_files:
+  description:
+    - With O(databases=all), the paths of the dumps of the other databases and of the roles file, written or (in
+      check mode) that would be written; empty with O(databases=stack).
+  returned: always
+  type: list
+  elements: str
+  sample: [/var/lib/mem0ops-lab/backups/daily/20261122_023000/mem0_lab_20261122_023000.mem0_app.dump,
+           /var/lib/mem0ops-lab/backups/daily/20261122_023000/mem0_lab_20261122_023000.roles.sql]
 manifest:
   description:
     - The manifest, as written to RV(manifest_path); in check mode, the manifest the dump would get, without files.
@@ -300,6 +333,31 @@ manifest:
       description: RV(manifest.bytes) divided by RV(manifest.duration_seconds).
       type: int
       sample: 3088744
+    scope:
+      description: The O(databases) dumped, V(all) or V(stack).
+      type: str
+      sample: all
+    databases:
+      description:
+        - Each other database of the cluster, with C(database) (its name), C(name) (its file, relative to RV(dest)),
+          C(tables) (every table with its rows, C(schema.table) outside the public schema), C(estimate_bytes), and
+          once written C(size), C(sha256), C(format), C(compression), C(seconds) and C(snapshot).
+        - Empty with O(databases=stack) or when the cluster has no other database the login may connect to.
+      type: list
+      elements: dict
+      sample:
+        - {database: mem0_app, name: mem0_lab_20261122_023000.mem0_app.dump, size: 5813, sha256: 9c0e...,
+           format: custom, compression: "zstd:3", seconds: 0.2, snapshot: {id: 00000061-0000000A-1, consistent: true},
+           tables: [{table: api_keys, rows: 2}, {table: settings, rows: 1}, {table: users, rows: 2}],
+           estimate_bytes: 9568256}
+    roles:
+      description:
+        - The roles file (C(pg_dumpall --roles-only --no-role-passwords)) with C(name), C(size), C(sha256), C(seconds),
+          C(roles) (how many roles it creates) and C(password_hashes) (always V(false)); null with O(databases=stack),
+          and without C(size) and C(sha256) in check mode.
+      type: dict
+      sample: {name: mem0_lab_20261122_023000.roles.sql, size: 612, sha256: 41d2..., seconds: 0.1, roles: 1,
+               password_hashes: false}
 """
 
 import json
@@ -325,6 +383,7 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import (
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     POSTGRES_REQUIRED_IF,
     STDERR_LIMIT,
+    PostgresClient,
     PostgresError,
     client_from_module,
     client_tools_argument_spec,
@@ -333,6 +392,7 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     make_runner,
     postgres_argument_spec,
     run_version,
+    table_counts,
     tools_location,
 )
 
@@ -352,6 +412,9 @@ UNCOMPRESSED_RATIO = 3.0
 SCHEMA_ESTIMATE = 1 << 20
 PROBE_DB = "host=/nonexistent/mem0ops-probe"
 HEADERS = {"custom": b"PGDMP", "plain": b"\x1f\x8b"}
+ROLES_EXTENSION = "roles.sql"
+# What a password hash looks like in a roles file (SCRAM or md5), or a PASSWORD clause at all.
+PASSWORD_HASH = re.compile(r"SCRAM-SHA-256\$|\bmd5[0-9a-f]{32}\b|\bPASSWORD\s+'", re.IGNORECASE)
 
 
 class DumpError(Exception):
@@ -425,6 +488,26 @@ def human(size) -> str:
 def default_basename(db: str, now: datetime) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", db)
     return "%s_%s" % (safe, now.strftime("%Y%m%d_%H%M%S"))
+
+
+def database_file_names(basename: str, databases: list) -> list:
+    """(database, file name) of each other database: <basename>.<database>.dump, the name made safe for a file name and
+    unique."""
+    names, used = [], set()
+    for database in databases:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", database).strip(".") or "database"
+        name, count = "%s.%s.%s" % (basename, safe, EXTENSIONS["custom"]), 1
+        while name in used:
+            count += 1
+            name = "%s.%s_%d.%s" % (basename, safe, count, EXTENSIONS["custom"])
+        used.add(name)
+        names.append((database, name))
+    return names
+
+
+def roles_in(text: str) -> int:
+    """How many roles a pg_dumpall --roles-only file creates."""
+    return len(re.findall(r"^CREATE ROLE ", text, re.MULTILINE))
 
 
 def number(value):
@@ -602,12 +685,16 @@ class PgvectorDump:
         self.params = module.params
         self.check_mode = module.check_mode
         self.results = {"changed": False, "dest": self.params["dest"],
-                        "manifest_path": os.path.join(self.params["dest"], mf.MANIFEST_NAME), "files": []}
+                        "manifest_path": os.path.join(self.params["dest"], mf.MANIFEST_NAME), "files": [],
+                        "extra_files": []}
         self.warnings = []
         self.client = None
         self.runner = None
         self.snapshot = None
         self.partials = []
+        self.others = []
+        self.extra_targets = []
+        self.roles_target = None
 
     # -- inputs
     def check_inputs(self):
@@ -688,6 +775,8 @@ class PgvectorDump:
         self.counts = counts
         self.vector_tables = vector_tables(query, self.client.vector_columns())
         self.sizes = query(DATA_BYTES_SQL)[0]
+        if self.params["databases"] == "all":
+            self.others = self.client.other_databases(self.params["db"])
         for table in self.vector_tables:
             if table["declared_dims"] and any(d != table["declared_dims"] for d in table["observed_dims"]):
                 self.warnings.append("table %s declares %s but holds vectors of %s dims"
@@ -705,13 +794,48 @@ class PgvectorDump:
         self.results["files"] = [path for dummy, path in self.targets]
         data_bytes = int(self.sizes["data_bytes"])
         self.estimates = {fmt: estimate_bytes(fmt, self.algorithm, data_bytes) for fmt, dummy in self.targets}
-        needed = sum(self.estimates.values())
+        needed = sum(self.estimates.values()) + self.plan_cluster(basename)
         if needed > self.free_bytes:
             raise DumpError("not enough free space for the dump in %s: it needs about %s (estimated from %s of table data "
                             "in the catalog), %s is free" % (self.params["dest"], human(needed), human(data_bytes),
                                                              human(self.free_bytes)))
         self.problems, self.drop = validate(self.counts["memories"]["selected"], self.params["namespace_prefix"],
                                             self.params["min_memories"], self.params["max_drop_percent"], self.baseline)
+
+    def plan_cluster(self, basename: str) -> int:
+        """With databases=all: the file of each other database and the roles file; returns their estimated bytes."""
+        if self.params["databases"] != "all":
+            return 0
+        sizes = dict((db["name"], db["bytes"]) for db in self.others)
+        for database, name in database_file_names(basename, [db["name"] for db in self.others]):
+            self.extra_targets.append({"database": database, "name": name, "path": self.target_path(name),
+                                       "estimate_bytes": estimate_bytes("custom", self.algorithm, sizes[database])})
+        self.roles_target = self.target_path("%s.%s" % (basename, ROLES_EXTENSION))
+        self.results["extra_files"] = [t["path"] for t in self.extra_targets] + [self.roles_target]
+        if self.check_mode:  # what the files would hold; a real run counts inside each database's snapshot
+            for target in self.extra_targets:
+                client = self.database_client(target["database"])
+                try:
+                    target["tables"] = table_counts(client.query)
+                finally:
+                    client.close()
+        return sum(t["estimate_bytes"] for t in self.extra_targets) + SCHEMA_ESTIMATE
+
+    def target_path(self, name: str) -> str:
+        path = os.path.join(self.params["dest"], name)
+        if os.path.exists(path) and not self.params["force"]:
+            raise DumpError("%s already exists: choose another basename, or force=true to replace it" % path)
+        return path
+
+    def database_client(self, database: str):
+        """A session on another database of the cluster, with the module's connection options."""
+        client = PostgresClient(dict(self.params, db=database))
+        try:
+            return client.connect()
+        except PostgresError as exc:
+            client.close()
+            raise DumpError("cannot dump database %r of the cluster: %s; set databases=stack to dump only %r"
+                            % (database, exc, self.params["db"]))
 
     def manifest(self) -> dict:
         data = mf.new_manifest(KIND)
@@ -730,6 +854,10 @@ class PgvectorDump:
                          "files": dict(self.estimates)},
             "validation": {"min_memories": self.params["min_memories"], "max_drop_percent": self.params["max_drop_percent"],
                            "baseline": self.baseline, "drop_percent": self.drop},
+            "scope": self.params["databases"],
+            "databases": [{"database": t["database"], "name": t["name"], "tables": t.get("tables"),
+                           "estimate_bytes": t["estimate_bytes"]} for t in self.extra_targets],
+            "roles": None if self.roles_target is None else {"name": os.path.basename(self.roles_target)},
         })
         return data
 
@@ -747,18 +875,28 @@ class PgvectorDump:
         started = time.monotonic()
         for fmt, path in self.targets:
             data["files"].append(self.dump_one(fmt, path))
-        for fmt, path in self.targets:
-            mf.commit_file(mf.partial_path(path), path)
-        self.partials = []
         data["duration_seconds"] = round(time.monotonic() - started, 3)
         data["bytes"] = sum(entry["size"] for entry in data["files"])
         data["throughput_bytes_per_second"] = int(data["bytes"] / max(data["duration_seconds"], 0.001))
+        self.snapshot.close(commit=True)
+        data["databases"] = [self.dump_database(target) for target in self.extra_targets]
+        if self.roles_target is not None:
+            data["roles"] = self.dump_roles(self.roles_target)
+        for path in [path for dummy, path in self.targets] + self.results["extra_files"]:
+            mf.commit_file(mf.partial_path(path), path)
+        self.partials = []
 
     def dump_one(self, fmt: str, path: str) -> dict:
-        partial = mf.partial_path(path)
-        self.partials.append(partial)
         argv = ["pg_dump", "--no-password", *pg_dump_args(fmt, self.algorithm, self.level, self.pg_dump_major),
                 "--snapshot=%s" % self.snapshot.snapshot_id, *self.client.client_args(), "--dbname=%s" % self.params["db"]]
+        entry = self.dump_file("pg_dump (%s format)" % fmt, fmt, argv, path)
+        entry.update(format=fmt, compression=file_compression(fmt, self.algorithm, self.level))
+        return entry
+
+    def dump_file(self, what: str, fmt, argv: list, path: str) -> dict:
+        """Run a client tool into the partial file of `path`, check what it wrote; returns its manifest entry."""
+        partial = mf.partial_path(path)
+        self.partials.append(partial)
         started = time.monotonic()
         try:
             rc, err, digest = self.runner.dump(argv, partial)
@@ -767,18 +905,60 @@ class PgvectorDump:
         seconds = round(time.monotonic() - started, 3)
         message = err.decode(errors="replace").strip()
         if rc != 0:
-            raise DumpError("pg_dump (%s format) failed with exit code %s: %s" % (fmt, rc, message[-STDERR_LIMIT:] or "no message"))
+            raise DumpError("%s failed with exit code %s: %s" % (what, rc, message[-STDERR_LIMIT:] or "no message"))
         if message:
-            self.warnings.append("pg_dump (%s format): %s" % (fmt, message[-STDERR_LIMIT:]))
+            self.warnings.append("%s: %s" % (what, message[-STDERR_LIMIT:]))
         os.chmod(partial, 0o600)
         with open(partial, "rb") as handle:
             head = handle.read(8)
         if not head or (fmt in HEADERS and not head.startswith(HEADERS[fmt])):
-            raise DumpError("pg_dump (%s format) exited 0 but wrote %s: not a %s dump"
-                            % (fmt, "nothing" if not head else "%r" % head, fmt))
+            raise DumpError("%s exited 0 but wrote %s: not a %s dump"
+                            % (what, "nothing" if not head else "%r" % head, fmt or "roles"))
         entry = mf.file_entry(partial, self.params["dest"], sha256=digest)
-        entry.update(name=os.path.basename(path), format=fmt, compression=file_compression(fmt, self.algorithm, self.level),
-                     seconds=seconds)
+        entry.update(name=os.path.basename(path), seconds=seconds)
+        return entry
+
+    def dump_database(self, target: dict) -> dict:
+        """Another database of the cluster, custom format, its table counts and its file from one snapshot of its own."""
+        database = target["database"]
+        client = self.database_client(database)
+        snapshot = None
+        try:
+            if self.params["connect_via"] == "docker_exec":
+                snapshot = DockerSnapshot(client, self.runner, self.params["connect_timeout"] + 60)
+            else:
+                snapshot = TcpSnapshot(client)
+            snapshot.open()
+            tables = table_counts(snapshot.query)
+            snapshot_id = snapshot.snapshot_id
+            argv = ["pg_dump", "--no-password", *pg_dump_args("custom", self.algorithm, self.level, self.pg_dump_major),
+                    "--snapshot=%s" % snapshot_id, *client.client_args(), "--dbname=%s" % database]
+            try:
+                entry = self.dump_file("pg_dump of database %r (custom format)" % database, "custom", argv, target["path"])
+            except DumpError as exc:
+                raise DumpError("%s; set databases=stack to dump only %r" % (exc, self.params["db"]))
+            snapshot.close(commit=True)
+        finally:
+            if snapshot is not None:
+                snapshot.close(commit=False)
+            client.close()
+        entry = dict({"database": database}, **entry)
+        entry.update(format="custom", compression=file_compression("custom", self.algorithm, self.level),
+                     snapshot={"id": snapshot_id, "consistent": True}, tables=tables,
+                     estimate_bytes=target["estimate_bytes"])
+        return entry
+
+    def dump_roles(self, path: str) -> dict:
+        """The cluster's roles without their passwords (pg_dumpall --roles-only --no-role-passwords)."""
+        argv = ["pg_dumpall", "--no-password", "--roles-only", "--no-role-passwords", *self.client.client_args(),
+                "--database=%s" % self.params["db"]]
+        entry = self.dump_file("pg_dumpall --roles-only", None, argv, path)
+        with open(mf.partial_path(path), encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+        if PASSWORD_HASH.search(text):
+            raise DumpError("the roles file of pg_dumpall holds a password or a password hash although it ran with "
+                            "--no-role-passwords: it was not kept")
+        entry.update(roles=roles_in(text), password_hashes=False)
         return entry
 
     def cleanup(self):
@@ -838,7 +1018,7 @@ class PgvectorDump:
 
     def abort(self, msg, **kwargs):
         self.cleanup()
-        self.results.update(changed=False, files=[])
+        self.results.update(changed=False, files=[], extra_files=[])
         if self.snapshot is not None:
             self.snapshot.close(commit=False)
         self.module.fail_json(msg=msg, **dict(self.results, **kwargs))
@@ -858,6 +1038,7 @@ def main():
         max_drop_percent=dict(type="float"),
         baseline=dict(type="str"),
         force=dict(type="bool", default=False),
+        databases=dict(type="str", choices=["all", "stack"], default="all"),
     )
     module = AnsibleModule(argument_spec=argument_spec, required_if=POSTGRES_REQUIRED_IF,
                            required_by={"max_drop_percent": "baseline"}, supports_check_mode=True)

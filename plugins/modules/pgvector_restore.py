@@ -20,6 +20,10 @@ description:
   - With O(index_phase=deferred) the tables and their rows are restored first and the indexes (the HNSW index
     among them, the slow part) afterwards, with O(maintenance_work_mem) and O(max_parallel_maintenance_workers);
     the two phases are timed separately.
+  - A dump made with C(databases=all) also holds the other databases of its cluster (such as the upstream mem0
+    server's C(mem0_app)); with O(databases=all) each is restored after O(target_db), under the name O(database_prefix)
+    gives it, and its rows are counted per table and compared with the manifest's. A dump without them restores
+    O(target_db) only.
 author:
   - mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
@@ -114,12 +118,35 @@ options:
         duration of the restore (in a private subdirectory, removed afterwards).
     type: str
     default: /tmp
+  databases:
+    description:
+      - Which databases of the dump to restore.
+      - V(all) restores, after O(target_db), every other database the dump holds (C(databases) of its manifest), each
+        into the database O(database_prefix) names. One that does not exist is created (from C(template0), owned by
+        O(login_user)); one that exists is dropped, its sessions closed, and created again, except O(db), the database
+        the module connects to, into which the dump is restored with C(pg_restore --clean --if-exists). A database
+        created or recreated for a restore that fails is dropped again.
+      - V(stack) restores O(target_db) only.
+    type: str
+    choices: [all, stack]
+    default: all
+  database_prefix:
+    description:
+      - The prefix of the names the other databases are restored under, for example V(drill_) restores C(mem0_app)
+        into C(drill_mem0_app).
+      - By default none when O(target_db) is the database the dump was made from (a restore of the stack, or a drill
+        into a throwaway server), else C(<target_db>_), so that a restore beside the stack under another name never
+        replaces its other databases.
+    type: str
 notes:
   - With O(connect_via=docker_exec) the dump is streamed into O(container) through the Docker API, its sha256 checked
     there when C(sha256sum) exists, and C(pg_restore) of the server's version runs inside the container.
   - With O(connect_via=tcp) a local C(pg_restore) runs; it must be at least the major version of the C(pg_dump) that
     made the dump, which the module checks before restoring.
   - C(pg_restore) runs with C(--exit-on-error), so its first error fails the module.
+  - The roles file of a dump (C(pg_dumpall --roles-only --no-role-passwords)) is verified and returned as
+    RV(roles_file), never applied; it holds no password. A role the dump's objects belong to must exist on the server,
+    or set O(no_owner=true).
 seealso:
   - module: mem0ops.stack.pgvector_dump
   - name: pg_restore
@@ -238,6 +265,25 @@ differences:
   type: list
   elements: str
   sample: ["memories in namespace 'mark_carey/sap': manifest 678, restored 600"]
+databases:
+  description:
+    - Each other database of the dump, with C(database) (its name in the dump), C(target) (where it is restored),
+      C(file), C(created) (did not exist, or was dropped and created again; in check mode, would be), C(replaced) (existed
+      and was dropped first), C(cleaned) (restored into O(db) with C(--clean)), and after the restore C(tables) (the rows
+      counted in C(target) per table), C(restore_seconds) and C(differences) (with the manifest, empty on success).
+    - Empty with O(databases=stack) or a dump without other databases.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {database: mem0_app, target: mem0_app, file: /var/lib/mem0ops-lab/backups/daily/20261122_023000/mem0_lab_20261122_023000.mem0_app.dump,
+       created: true, replaced: true, cleaned: false, restore_seconds: 0.3, differences: [],
+       tables: [{table: api_keys, rows: 2}, {table: settings, rows: 1}, {table: users, rows: 2}]}
+roles_file:
+  description: The dump's roles file (verified, not applied), null when it has none.
+  returned: always
+  type: str
+  sample: /var/lib/mem0ops-lab/backups/daily/20261122_023000/mem0_lab_20261122_023000.roles.sql
 manifest:
   description: The manifest of the dump restored.
   returned: always
@@ -266,6 +312,7 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     postgres_argument_spec,
     quote_ident,
     run_version,
+    table_counts,
     tools_location,
 )
 
@@ -313,6 +360,19 @@ def differences(manifest: dict, counts: dict, tables: list) -> list:
     return diffs
 
 
+def table_differences(expected: list, found: list) -> list:
+    """How the rows of a restored database differ from its manifest entry's tables, one line each."""
+    rows = dict((t["table"], t["rows"]) for t in found)
+    diffs = []
+    for table in expected or []:
+        if table["table"] not in rows:
+            diffs.append("table %s: in the manifest (%d rows), missing from the restored database"
+                         % (table["table"], table["rows"]))
+        elif rows[table["table"]] != table["rows"]:
+            diffs.append("rows of %s: manifest %d, restored %d" % (table["table"], table["rows"], rows[table["table"]]))
+    return diffs
+
+
 def memory_bytes(setting: str) -> int:
     """'512MB' -> 536870912 (a bare number is in kB, as PostgreSQL reads maintenance_work_mem)."""
     match = MEMORY_SETTING.match(setting.strip())
@@ -330,7 +390,7 @@ class PgvectorRestore:
         self.check_mode = module.check_mode
         self.results = {"changed": False, "target_db": self.params["target_db"], "file": None, "created": False,
                         "cleaned": False, "checksums_verified": False, "differences": [], "manifest": {},
-                        "index_settings": {}}
+                        "index_settings": {}, "databases": [], "roles_file": None}
         self.client = None
         self.runner = None
         self.target = None
@@ -355,7 +415,10 @@ class PgvectorRestore:
             raise RestoreError("the dump in %s is %s (%s): refusing to restore it; set allow_quarantined=true to restore it anyway"
                                % (os.path.dirname(path), manifest.get("status"), "; ".join(manifest.get("problems", []))))
         base_dir = os.path.dirname(path)
-        problems = mf.verify_files(manifest, base_dir)
+        others = [entry for entry in manifest.get("databases") or [] if entry.get("sha256")]
+        roles = manifest.get("roles") if (manifest.get("roles") or {}).get("sha256") else None
+        problems = mf.verify_files({"files": list(manifest.get("files", [])) + others + ([roles] if roles else [])},
+                                   base_dir)
         if problems:
             raise RestoreError("the dump in %s does not match its manifest, refusing to restore: %s" % (base_dir, "; ".join(problems)))
         self.results["checksums_verified"] = True
@@ -366,6 +429,9 @@ class PgvectorRestore:
         self.entry = custom[0]
         self.results["file"] = os.path.join(base_dir, self.entry["name"])
         self.manifest = manifest
+        self.others = [dict(entry, file=os.path.join(base_dir, entry["name"])) for entry in others] \
+            if self.params["databases"] == "all" else []
+        self.results["roles_file"] = os.path.join(base_dir, roles["name"]) if roles else None
 
     def connect(self):
         self.client = client_from_module(self.module)
@@ -409,8 +475,28 @@ class PgvectorRestore:
                                % (target, int(row["n"]), row["tables"] or "none"))
         self.results["cleaned"] = bool(int(row["n"]))
 
-    def target_client(self):
-        return PostgresClient(dict(self.params, db=self.params["target_db"]))
+    def target_client(self, database=None):
+        return PostgresClient(dict(self.params, db=database or self.params["target_db"]))
+
+    def database_prefix(self) -> str:
+        prefix = self.params["database_prefix"]
+        if prefix is not None:
+            return prefix
+        return "" if self.params["target_db"] == self.manifest.get("database") else self.params["target_db"] + "_"
+
+    def inspect_others(self):
+        """Where each other database of the dump goes, and whether it is created, replaced or cleaned there."""
+        prefix = self.database_prefix()
+        for entry in self.others:
+            target = prefix + entry["database"]
+            if target == self.params["target_db"]:
+                raise RestoreError("database %r of the dump would be restored into target_db %r itself: set "
+                                   "database_prefix, or databases=stack" % (entry["database"], target))
+            exists = bool(self.client.scalar("SELECT count(*) AS n FROM pg_database WHERE datname = %s", (target,)))
+            connected = target == self.params["db"]
+            self.results["databases"].append({
+                "database": entry["database"], "target": target, "file": entry["file"],
+                "created": not connected, "replaced": exists and not connected, "cleaned": connected})
 
     def pgoptions(self) -> dict:
         settings = self.results["index_settings"]
@@ -419,9 +505,9 @@ class PgvectorRestore:
             options.insert(0, "-c maintenance_work_mem=%s" % settings["maintenance_work_mem"])
         return {"PGOPTIONS": " ".join(options)}
 
-    def pg_restore(self, staged: str, sections: list, clean: bool, env=None) -> float:
+    def pg_restore(self, staged: str, sections: list, clean: bool, env=None, database=None) -> float:
         argv = ["pg_restore", "--exit-on-error", "--no-password", "--jobs=%d" % self.params["jobs"],
-                *self.client.client_args(), "--dbname=%s" % self.params["target_db"]]
+                *self.client.client_args(), "--dbname=%s" % (database or self.params["target_db"])]
         if clean:
             argv += ["--clean", "--if-exists"]
         if self.params["no_owner"]:
@@ -460,10 +546,10 @@ class PgvectorRestore:
             raise
         self.results.update(copy_seconds=copy, data_seconds=data, index_seconds=index, restore_seconds=total)
 
-    def drop_target(self):
+    def drop_target(self, database=None):
         try:
             self.runner.unstage()
-            self.client.execute("DROP DATABASE IF EXISTS %s" % quote_ident(self.params["target_db"]))
+            self.client.execute("DROP DATABASE IF EXISTS %s" % quote_ident(database or self.params["target_db"]))
         except (PostgresError, OSError):
             pass
 
@@ -482,17 +568,52 @@ class PgvectorRestore:
             raise RestoreError("database %r does not hold what the manifest says (left in place for inspection): %s"
                                % (self.params["target_db"], "; ".join(self.results["differences"])))
 
+    def restore_other(self, entry: dict, report: dict):
+        """Restore one other database of the dump and count its rows against the manifest."""
+        target = report["target"]
+        if report["replaced"]:
+            self.client.query("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+                              "WHERE datname = %s AND pid <> pg_backend_pid()", (target,))
+            self.client.execute("DROP DATABASE IF EXISTS %s" % quote_ident(target))
+        if report["created"]:
+            self.client.execute("CREATE DATABASE %s TEMPLATE template0" % quote_ident(target))
+        started = time.monotonic()
+        try:
+            staged = self.runner.stage(entry["file"], entry["sha256"])
+            self.pg_restore(staged, [], report["cleaned"], self.pgoptions(), target)
+            self.runner.unstage()
+        except (RestoreError, PostgresError, OSError) as exc:
+            if report["created"]:
+                self.drop_target(target)
+                raise RestoreError("database %r of the dump: %s; database %r, created for this restore, was dropped again"
+                                   % (entry["database"], exc, target))
+            raise RestoreError("database %r of the dump: %s" % (entry["database"], exc))
+        report["restore_seconds"] = round(time.monotonic() - started, 3)
+        with self.target_client(target) as client:
+            report["tables"] = table_counts(client.query)
+        report["differences"] = table_differences(entry.get("tables"), report["tables"])
+        self.results["differences"] += ["database %s: %s" % (target, diff) for diff in report["differences"]]
+
+    def restore_others(self):
+        for entry, report in zip(self.others, self.results["databases"]):
+            self.restore_other(entry, report)
+        if self.results["differences"]:
+            raise RestoreError("the other databases do not hold what the manifest says (left in place for inspection): %s"
+                               % "; ".join(self.results["differences"]))
+
     def run(self):
         self.check_inputs()
         self.read_manifest()
         self.connect()
         self.index_settings()
         self.inspect_target()
+        self.inspect_others()
         self.results["changed"] = True
         if self.check_mode:
             return
         self.restore()
         self.verify()
+        self.restore_others()
 
     def execute(self):
         try:
@@ -525,6 +646,8 @@ def main():
         analyze=dict(type="bool", default=True),
         allow_quarantined=dict(type="bool", default=False),
         container_tmpdir=dict(type="str", default="/tmp"),
+        databases=dict(type="str", choices=["all", "stack"], default="all"),
+        database_prefix=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, required_if=POSTGRES_REQUIRED_IF, supports_check_mode=True)
     ensure_docker(module)

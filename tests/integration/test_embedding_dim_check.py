@@ -12,6 +12,7 @@ import os
 import pytest
 
 from .labkit import NEO4J, PG_DOCKER, PG_TCP, lab_secrets, run_tasks
+from .upstream_app import ENTITIES, entities_table
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +142,32 @@ def test_an_empty_table_counts_by_its_declaration(pg, throwaway_db):
     assert "postgres memories.vector declared: 1536" in result["msg"]
     assert "the collection holds no memories: drop the empty table and let mem0 create it again as vector(768)" \
         in result["msg"]
+
+
+# --- today's mem0: every vector table ----------------------------------------------------------
+def test_every_vector_table_is_read_and_one_that_disagrees_is_a_mismatch(stack, pg, throwaway_db):
+    """mem0 2.x's <collection>_entities: 768 dims beside the lab's memories agrees and is reported; 1536 dims beside
+    768-dim memories (a throwaway database) is a mismatch, named with both tables."""
+    collection = stack["mem0"]["collection"]
+    other = throwaway_db(with_table=True, dims=768)
+    with entities_table(pg, collection, stack["embedding"]["dims"]) as lab_entities, \
+            entities_table(pg, collection, 1536, dbname=other) as wrong_entities:
+        results, raw = run_tasks(check(dict(PG_TCP, **EMBEDDER)), check(dict(PG_DOCKER, db=other, **EMBEDDER)))
+    lab, wrong = results
+    assert lab.get("failed") is not True, lab.get("msg")
+    assert lab["agree"] is True and lab["dims"] == 768 and lab["memories"] == 1968
+    sources = dims_by_source(lab)
+    assert sources["postgres %s.vector declared" % lab_entities] == 768 and sources["postgres %s rows" % lab_entities] == 768
+    assert {k: v for k, v in sources.items() if lab_entities not in k} == {
+        k: v for k, v in LAB_SOURCES.items() if not k.startswith("neo4j")}
+    assert [(t["table"], t["declared_dims"], t["stored_dims"]) for t in lab["tables"]] == [
+        (collection, 768, [768]), ("mem0migrations", 768, [768]), (lab_entities, 768, [768])]
+    assert [s["detail"] for s in lab["sources"] if s["source"] == "postgres %s rows" % lab_entities] == [
+        "%d of %d rows read" % (ENTITIES, ENTITIES)]
+
+    assert wrong["failed"] is True and wrong["agree"] is False and wrong["changed"] is False
+    assert "postgres %s.vector declared: 1536" % wrong_entities in wrong["msg"]
+    assert "postgres %s.vector declared: 768" % collection in wrong["msg"]
+    assert "the stored data disagrees with itself" in wrong["msg"]
+    assert wrong["data_dims"] == [768, 1536]
+    assert not any(s in raw for s in lab_secrets(stack))

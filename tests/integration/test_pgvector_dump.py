@@ -1,7 +1,9 @@
 """pgvector_dump and pgvector_restore against the lab's real PostgreSQL, and a search through the real mem0 library.
 
 Every database, directory and binary a test creates is removed again, also when it fails. The seeded database
-(mem0_lab) is only read.
+(mem0_lab) is only read, except for the stand-in of mem0 2.x's <collection>_entities table that the module's dumps hold
+(with a stand-in of the upstream server's second database, mem0_app, beside it: tests/integration/upstream_app.py);
+both are removed at the end of the module.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 
 from .labkit import run_playbook, task_result
+from .upstream_app import APP_DATABASE, app_database, entities_table, overrides
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +90,7 @@ def databases(pg):
                 conn.close()
         return name
 
+    make.track = created.append  # a database a module created, dropped at the end too
     yield make
     conn = admin()
     with conn.cursor() as cur:
@@ -96,8 +100,18 @@ def databases(pg):
 
 
 @pytest.fixture(scope="module")
-def lab_dump(workdir, secret):
-    """One dump of the seeded database with pg_dump inside the container, every format."""
+def upstream(pg, stack):
+    """Today's mem0 beside the seeded memories: the upstream server's second database (mem0_app) and a 768-dim
+    <collection>_entities table in the stack's database; both removed at the end of the module."""
+    with app_database(pg, overrides(stack["embedding"]["model"], stack["embedding"]["dims"])) as rows, \
+            entities_table(pg, stack["mem0"]["collection"], stack["embedding"]["dims"]) as entities:
+        yield {"rows": rows, "entities": entities}
+
+
+@pytest.fixture(scope="module")
+def lab_dump(workdir, secret, upstream):
+    """One dump of the seeded database with pg_dump inside the container, every format; with the cluster's other
+    databases (mem0_app among them) and roles, as databases=all does by default."""
     dest = workdir / "lab_docker"
     result, report = play("pgvector_dump.yml", {"dest": str(dest), "formats": ["custom", "plain", "schema"],
                                                 "namespace_prefix": "mark_carey/", "min_memories": 1000}, workdir)
@@ -117,11 +131,12 @@ def host_pg17(stack, workdir):
     bindir = sh("ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1").strip()
     target = workdir / "pg17"
     (target / "lib").mkdir(parents=True)
-    libs = set(sh("ldd %s/pg_dump %s/pg_restore | awk '/=> \\// {print $3} /ld-linux/ {print $1}'" % (bindir, bindir)).split())
+    libs = set(sh("ldd %s/pg_dump %s/pg_restore %s/pg_dumpall | awk '/=> \\// {print $3} /ld-linux/ {print $1}'"
+                  % (bindir, bindir, bindir)).split())
     for lib in libs:
         subprocess.run(["docker", "cp", "-L", "%s:%s" % (container, lib), str(target / "lib")], check=True, capture_output=True)
     loader = next(p.name for p in (target / "lib").iterdir() if p.name.startswith("ld-linux"))
-    for tool in ("pg_dump", "pg_restore"):
+    for tool in ("pg_dump", "pg_restore", "pg_dumpall"):
         subprocess.run(["docker", "cp", "%s:%s/%s" % (container, bindir, tool), str(target / (tool + ".bin"))], check=True)
         wrapper = target / tool
         wrapper.write_text('#!/bin/sh\nexec "%s/lib/%s" --library-path "%s/lib" "%s/%s.bin" "$@"\n' % (target, loader, target, target, tool))
@@ -174,7 +189,33 @@ def test_dump_inside_the_container_describes_the_lab(lab_dump, stack, pg):
     assert sorted(result["files"]) == sorted(str(dest / f["name"]) for f in manifest["files"])
 
 
-def test_dump_over_tcp_with_a_client_of_the_server_version(workdir, host_pg17, stack, pg, secret):
+def check_cluster_part(manifest: dict, dest: Path, upstream: dict, stack: dict) -> None:
+    """The other databases and the roles of a databases=all dump: mem0_app with its file, sha256 and table counts,
+    the entities table among the vector tables, and roles without a password hash."""
+    assert manifest["scope"] == "all"
+    others = {d["database"]: d for d in manifest["databases"]}
+    assert stack["services"]["postgres"]["database"] not in others
+    app = others[APP_DATABASE]
+    assert app["tables"] == [{"table": name, "rows": n} for name, n in sorted(upstream["rows"].items())]
+    assert (dest / app["name"]).read_bytes()[:5] == b"PGDMP" and app["snapshot"]["consistent"] is True
+    assert mf.verify_files({"files": manifest["databases"] + [manifest["roles"]]}, str(dest)) == []
+    roles = (dest / manifest["roles"]["name"]).read_text()
+    assert "CREATE ROLE %s;" % stack["services"]["postgres"]["user"] in roles and manifest["roles"]["roles"] >= 1
+    assert "SCRAM" not in roles and "md5" not in roles and "PASSWORD" not in roles.upper()
+    entities = [t for t in manifest["vector_tables"] if t["table"] == upstream["entities"]]
+    assert entities == [{"table": upstream["entities"], "column": "vector", "type": "vector(%d)" % stack["embedding"]["dims"],
+                         "declared_dims": stack["embedding"]["dims"], "observed_dims": [stack["embedding"]["dims"]],
+                         "rows": 3}]
+
+
+def test_dump_holds_the_clusters_other_databases_and_roles(lab_dump, upstream, stack):
+    dest, result = lab_dump
+    check_cluster_part(result["manifest"], dest, upstream, stack)
+    assert sorted(result["extra_files"]) == sorted(
+        [str(dest / d["name"]) for d in result["manifest"]["databases"]] + [str(dest / result["manifest"]["roles"]["name"])])
+
+
+def test_dump_over_tcp_with_a_client_of_the_server_version(workdir, host_pg17, stack, pg, secret, upstream):
     dest = workdir / "lab_tcp"
     result, report = play("pgvector_dump.yml", {"connect_via": "tcp", "bin_dir": str(host_pg17), "dest": str(dest),
                                                 "formats": ["custom", "plain"], "compression": "gzip:9"}, workdir)
@@ -183,6 +224,7 @@ def test_dump_over_tcp_with_a_client_of_the_server_version(workdir, host_pg17, s
     assert result["manifest"]["connect_via"] == "tcp"
     assert [f["compression"] for f in result["manifest"]["files"]] == ["gzip:9", "gzip:6"]
     assert secret not in report["raw"]
+    check_cluster_part(result["manifest"], dest, upstream, stack)  # the other databases and the roles over TCP too
 
 
 def test_tcp_with_an_older_host_pg_dump_refuses(workdir):
@@ -212,9 +254,22 @@ def test_check_mode_writes_nothing(workdir, stack):
     assert result["manifest"]["estimate"]["data_bytes"] > 0 and result["manifest"]["files"] == []
 
 
-def test_restore_round_trip_and_the_same_mem0_search(lab_dump, workdir, databases, stack, pg, secret, monkeypatch):
+def app_rows(pg, dbname: str, count: bool = False) -> dict:
+    """The rows of the stand-in's tables (or their numbers), read directly: the oracle of a restore."""
+    out = {}
+    with pg(dbname) as conn, conn.cursor() as cur:
+        for table, order in (("users", "id"), ("api_keys", "id"), ("settings", "key")):
+            cur.execute('SELECT %s FROM "%s" ORDER BY %s' % ("count(*)" if count else "*", table, "1" if count else order))
+            out[table] = cur.fetchone()[0] if count else cur.fetchall()
+    conn.close()
+    return out
+
+
+def test_restore_round_trip_and_the_same_mem0_search(lab_dump, upstream, workdir, databases, stack, pg, secret, monkeypatch):
     dest, dump = lab_dump
     target = databases("mem0_restore_it", create=False)
+    for other in dump["manifest"]["databases"]:  # restored beside the target, under its name: dropped at the end
+        databases.track("%s_%s" % (target, other["database"]))
     result, report = play("pgvector_restore.yml", {"src": str(dest), "target_db": target, "index_phase": "deferred",
                                                    "jobs": 2, "maintenance_work_mem": "256MB"}, workdir)
     assert report["rc"] == 0, result.get("msg")
@@ -227,6 +282,12 @@ def test_restore_round_trip_and_the_same_mem0_search(lab_dump, workdir, database
         cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY 1", (stack["mem0"]["collection"],))
         assert [r[0] for r in cur.fetchall()] == ["memories_hnsw_idx", "memories_pkey", "memories_text_lemmatized_idx"]
     conn.close()
+    # the other databases of the set, each beside the target under the target's name: mem0_app's rows, queried directly
+    restored = {d["database"]: d for d in result["databases"]}
+    assert restored[APP_DATABASE]["target"] == "%s_%s" % (target, APP_DATABASE) and restored[APP_DATABASE]["created"]
+    assert restored[APP_DATABASE]["differences"] == [] and result["roles_file"] == str(dest / dump["manifest"]["roles"]["name"])
+    assert app_rows(pg, restored[APP_DATABASE]["target"]) == app_rows(pg, APP_DATABASE)
+    assert app_rows(pg, restored[APP_DATABASE]["target"], count=True) == upstream["rows"]
     container = stack["services"]["postgres"]["container"]
     leftovers = subprocess.run(["docker", "exec", container, "sh", "-c", "ls -d /tmp/mem0ops-restore.* 2>/dev/null"],
                                capture_output=True, text=True, check=False).stdout
@@ -244,6 +305,8 @@ def test_restore_round_trip_and_the_same_mem0_search(lab_dump, workdir, database
     result, report = play("pgvector_restore.yml", {"src": str(dest), "target_db": target, "clean": True}, workdir)
     assert report["rc"] == 0, result.get("msg")
     assert result["cleaned"] is True and result["counts"]["memories"]["namespaces"] == SEEDED
+    app = {d["database"]: d for d in result["databases"]}[APP_DATABASE]
+    assert app["replaced"] is True and app["differences"] == []
 
 
 @pytest.mark.parametrize("via", ["docker_exec", "tcp"])
@@ -270,7 +333,7 @@ def test_counts_describe_the_dump_while_mem0_keeps_writing(via, request, workdir
     writer.start()
     dest = workdir / ("busy_" + via)
     try:
-        variables = {"db": busy, "dest": str(dest), "connect_via": via}
+        variables = {"db": busy, "dest": str(dest), "connect_via": via, "databases": "stack"}
         if bin_dir:
             variables["bin_dir"] = bin_dir
         dump, report = play("pgvector_dump.yml", variables, workdir)
@@ -339,7 +402,8 @@ def test_an_empty_database_is_dumped_but_quarantined(lab_dump, workdir, database
     empty = databases("mem0_dump_it", mem0_table_setup(stack["embedding"]["dims"]))
     dest = workdir / "quarantined"
     result, report = play("pgvector_dump.yml", {"db": empty, "dest": str(dest), "min_memories": 1, "max_drop_percent": 50,
-                                                "baseline": str(lab_dump[0]), "basename": "empty"}, workdir)
+                                                "baseline": str(lab_dump[0]), "basename": "empty", "databases": "stack"},
+                          workdir)
     assert report["rc"] != 0
     baseline = lab_dump[0] / "manifest.json"
     assert result["msg"] == (
@@ -369,7 +433,8 @@ def test_a_failing_pg_dump_fails_and_leaves_no_final_file(formats, workdir, data
         # The value's label vanishes: COPY of the table fails half-way through the dump.
         "DELETE FROM pg_enum WHERE enumtypid = 'mood'::regtype AND enumlabel = 'gone'"])
     dest = workdir / ("failing_" + formats[0])
-    result, report = play("pgvector_dump.yml", {"db": broken, "dest": str(dest), "formats": formats}, workdir)
+    result, report = play("pgvector_dump.yml", {"db": broken, "dest": str(dest), "formats": formats, "databases": "stack"},
+                          workdir)
     assert report["rc"] != 0
     assert result["msg"].startswith("pg_dump (%s format) failed with exit code 1: " % formats[0])
     assert "invalid internal value for enum" in result["msg"]

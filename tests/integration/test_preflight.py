@@ -5,14 +5,36 @@ from __future__ import annotations
 import pytest
 
 from .labkit import inventory_copy, run_playbook, task_result
+from .upstream_app import APP_DATABASE, app_database, overrides
 
 pytestmark = pytest.mark.integration
 
 
-def test_preflight_passes_on_the_lab():
-    report = run_playbook("preflight.yml")
+def test_preflight_passes_on_the_lab(pg, stack):
+    # with the upstream server's stored overrides naming the inventory's model (as Ollama tags it) and dims
+    model, dims = stack["embedding"]["model"], stack["embedding"]["dims"]
+    with app_database(pg, overrides(model + ":latest", dims, stack["embedding"]["provider"])):
+        report = run_playbook("preflight.yml")
     assert report["rc"] == 0, report["raw"][-2000:]
     assert "agrees with the inventory" in task_result(report, "Report the preflight result")["msg"]
+
+
+def test_preflight_names_the_embedder_the_upstream_server_overrides(pg, stack):
+    """A model changed in the upstream server's dashboard is stored in mem0_app, invisible to docker inspect."""
+    override = overrides("text-embedding-3-small", 1536, "openai")
+    with app_database(pg, override):
+        report = run_playbook("preflight.yml")
+    assert report["rc"] != 0
+    text = "\n".join(task_result(report, "Stop before anything changes when the stack disagrees with the inventory")["msg"])
+    where = "%s (settings.config_overrides, the upstream mem0 server's runtime overrides, invisible to docker inspect)" % APP_DATABASE
+    assert ("%s: the server embeds with model text-embedding-3-small, the inventory says %s. Fix: either set "
+            "mem0_stack.embedding to what the server really uses" % (where, stack["embedding"]["model"])) in text
+    assert "%s: the server embeds with 1536 dims, the inventory says %d." % (where, stack["embedding"]["dims"]) in text
+    assert "%s: the server embeds with provider openai, the inventory says %s." % (where, stack["embedding"]["provider"]) in text
+    assert "runs with EMBEDDING_MODEL" not in text, "the containers themselves agree with the inventory"
+    assert report["stats"]["lab"]["changed"] == 0
+    assert override["embedder"]["config"]["api_key"] not in report["raw"]
+    assert stack["services"]["postgres"]["password"] not in report["raw"]
 
 
 def test_preflight_names_the_incidents_drift_and_changes_nothing(stack, tmp_path):

@@ -285,3 +285,26 @@ def test_docker_runner_stage_refuses_a_full_container_tmpdir(tmp_path):
 def test_make_runner_follows_connect_via():
     module = type("M", (), {"params": {"connect_via": "tcp"}})()
     assert isinstance(postgres.make_runner(module, None), postgres.LocalRunner)
+
+
+def test_qualified_and_column_table():
+    assert postgres.qualified("audit", 'my"log') == '"audit"."my""log"'
+    assert postgres.qualified(None, "memories") == '"memories"'
+    assert postgres.column_table({"table": "audit.docs", "schema": "audit", "relname": "docs"}) == '"audit"."docs"'
+    assert postgres.column_table({"table": "memories", "column": "vector"}) == '"memories"'
+
+
+def test_table_counts_counts_every_table_in_one_query():
+    calls = []
+
+    def query(sql, params=None):
+        calls.append(sql)
+        if sql == postgres.TABLES_SQL:
+            return [{"schema": "audit", "relname": "log", "table": "audit.log"},
+                    {"schema": "public", "relname": "users", "table": "users"}]
+        return [{"i": 0, "n": 7}, {"i": 1, "n": "2"}]
+
+    assert postgres.table_counts(query) == [{"table": "audit.log", "rows": 7}, {"table": "users", "rows": 2}]
+    assert calls[1] == ('SELECT 0 AS i, count(*) AS n FROM "audit"."log" UNION ALL '
+                        'SELECT 1 AS i, count(*) AS n FROM "public"."users"')
+    assert postgres.table_counts(lambda sql, params=None: []) == []

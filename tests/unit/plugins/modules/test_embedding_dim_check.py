@@ -351,3 +351,36 @@ def test_a_dimension_no_model_is_known_for():
 def test_sources_without_dims_do_not_count():
     verdict = module.judge([src("data", None), src("model", 768)])
     assert verdict == {"agree": True, "dims": 768, "data_dims": [], "embedder_dims": [768], "mismatches": []}
+
+
+# --- every vector table (mem0 2.x's <collection>_entities and any other) ---------------------------------------
+def test_every_vector_table_is_read_collection_first(pg):
+    pg.tables["memories_entities"] = ("vector(768)", {768: 12})
+    result = run(**lab_args())
+    assert result["agree"] is True and result["dims"] == 768
+    assert dims_by_source(result)["postgres memories_entities.vector declared"] == 768
+    assert dims_by_source(result)["postgres memories_entities rows"] == 768
+    assert [(t["table"], t["column"], t["declared_dims"], t["stored_dims"]) for t in result["tables"]] == [
+        ("memories", "vector", 768, [768]), ("mem0migrations", "vector", 768, [768]),
+        ("memories_entities", "vector", 768, [768])]
+
+
+def test_a_vector_table_that_disagrees_with_the_memories_is_a_mismatch(pg):
+    pg.tables["memories_entities"] = ("vector(1536)", {1536: 12})
+    result = run_fail(**lab_args())
+    assert result["agree"] is False and result["data_dims"] == [768, 1536]
+    assert "postgres memories_entities.vector declared: 1536" in result["msg"]
+    assert "Mismatch: the stored data disagrees with itself (" in result["msg"]
+    assert "postgres memories.vector declared 768" in result["msg"]
+
+
+def test_a_vector_column_of_another_name_is_named_by_table_and_column(pg, monkeypatch):
+    pg.tables["docs"] = ("vector(384)", {384: 2})
+    columns = pg.vector_columns()
+    monkeypatch.setattr(pg, "vector_columns", lambda: [dict(c, column="embedding") if c["table"] == "docs" else c
+                                                       for c in columns])
+    result = run(report_only=True, **lab_args())
+    assert dims_by_source(result)["postgres docs.embedding declared"] == 384
+    assert dims_by_source(result)["postgres docs.embedding rows"] == 384
+    assert any('vector_dims("embedding")' in q and 'FROM "docs"' in q for q in pg.queries)
+    assert result["agree"] is False

@@ -145,8 +145,9 @@ def warned(monkeypatch):
 
 
 def args(dest, **extra):
+    """The stack's database only (databases=stack); the tests of databases=all name it."""
     base = {"login_host": "127.0.0.1", "login_port": 5433, "login_user": "mem0_user_lab", "login_password": PASSWORD,
-            "db": "mem0_lab", "dest": str(dest)}
+            "db": "mem0_lab", "dest": str(dest), "databases": "stack"}
     base.update(extra)
     return base
 
@@ -475,3 +476,127 @@ def test_auto_compression(tmp_path, fakes, version, zstd, expected):
     fakes.options["server_version_num"] = 150008
     result = run(args(tmp_path))
     assert result["manifest"]["files"][0]["compression"] == expected
+
+
+# --- databases=all: the cluster's other databases and its roles -----------------------------------------------
+
+ROLES = b"--\n-- PostgreSQL database cluster dump\n--\nCREATE ROLE mem0_user_lab;\nALTER ROLE mem0_user_lab WITH SUPERUSER LOGIN;\n"
+APP_TABLES = [{"table": "api_keys", "rows": 3}, {"table": "settings", "rows": 1}, {"table": "users", "rows": 2}]
+OTHERS = {"mem0_app": APP_TABLES, "odd/name": []}
+
+
+class ClusterClient(FakeClient):
+    """FakeClient of a cluster that holds other databases (OTHERS) besides mem0_lab."""
+
+    def other_databases(self, exclude):
+        return [{"name": name, "bytes": 8_000_000} for name in sorted(OTHERS) if name != exclude]
+
+    def query(self, sql, params=None):
+        tables = OTHERS.get(self.params["db"], [])
+        if "AS relname" in sql:
+            return [{"schema": "public", "relname": t["table"], "table": t["table"]} for t in tables]
+        if "UNION ALL" in sql or sql.startswith("SELECT 0 AS i"):
+            return [{"i": i, "n": t["rows"]} for i, t in enumerate(tables)]
+        return super().query(sql, params)
+
+    def connect(self):
+        return self
+
+
+class ClusterRunner(FakeRunner):
+    """pg_dump of any database, and pg_dumpall --roles-only that writes `roles`."""
+
+    roles = ROLES
+    fail_database = None  # (database, exit code, stderr): its pg_dump writes half a file and fails
+
+    def dump(self, argv, path):
+        if self.fail_database and "--dbname=%s" % self.fail_database[0] in argv:
+            with open(path, "wb") as handle:
+                handle.write(CUSTOM[:10])
+            return self.fail_database[1], self.fail_database[2], None
+        if argv[0] == "pg_dumpall":
+            self.dumps.append(argv)
+            with open(path, "wb") as handle:
+                handle.write(self.roles)
+            return 0, b"", None
+        return super().dump(argv, path)
+
+
+@pytest.fixture
+def cluster(fakes, monkeypatch):
+    fakes.runner = ClusterRunner()
+    fakes.options = {}
+    monkeypatch.setattr(pgvector_dump, "client_from_module", lambda module: fakes.clients.append(
+        ClusterClient(module.params)) or fakes.clients[-1])
+    monkeypatch.setattr(pgvector_dump, "PostgresClient", lambda params: fakes.clients.append(
+        ClusterClient(params)) or fakes.clients[-1])
+    return fakes
+
+
+def test_database_file_names_are_safe_and_unique():
+    assert pgvector_dump.database_file_names("b", ["mem0_app", "odd/name", "odd name", ".x"]) == [
+        ("mem0_app", "b.mem0_app.dump"), ("odd/name", "b.odd_name.dump"), ("odd name", "b.odd_name_2.dump"),
+        (".x", "b.x.dump")]
+
+
+def test_all_dumps_every_other_database_and_the_roles(tmp_path, cluster):
+    dest = tmp_path / "all"
+    result = run(args(dest, basename="b", databases="all"))
+    assert "failed" not in result, result.get("msg")
+    assert final_files(dest) == ["b.dump", "b.mem0_app.dump", "b.odd_name.dump", "b.roles.sql", "manifest.json"]
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert manifest["scope"] == "all" and [f["name"] for f in manifest["files"]] == ["b.dump"]
+    assert manifest["bytes"] == len(CUSTOM)
+    app, odd = manifest["databases"]
+    assert (app["database"], app["name"], app["tables"], app["format"]) == ("mem0_app", "b.mem0_app.dump", APP_TABLES, "custom")
+    assert (odd["database"], odd["tables"]) == ("odd/name", [])
+    assert app["snapshot"] == {"id": "0000005E-00000004-1", "consistent": True}
+    assert mf.verify_files({"files": manifest["databases"] + [manifest["roles"]]}, str(dest)) == []
+    assert manifest["roles"]["roles"] == 1 and manifest["roles"]["password_hashes"] is False
+    assert result["extra_files"] == [str(dest / n) for n in ("b.mem0_app.dump", "b.odd_name.dump", "b.roles.sql")]
+    dumps = cluster.runner.dumps
+    assert "--dbname=mem0_app" in dumps[1] and "--snapshot=0000005E-00000004-1" in dumps[1] and "--format=custom" in dumps[1]
+    assert dumps[3][:5] == ["pg_dumpall", "--no-password", "--roles-only", "--no-role-passwords", "-h"]
+    assert dumps[3][-1] == "--database=mem0_lab"
+    # each other database from a snapshot of its own, released at the end
+    assert [c.params["db"] for c in cluster.clients] == ["mem0_lab", "mem0_app", "odd/name"]
+    assert all(c.statements == ["BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "COMMIT"] for c in cluster.clients)
+    assert all(c.closed for c in cluster.clients)
+    assert not any(PASSWORD in " ".join(argv) for argv in dumps)
+
+
+@pytest.mark.parametrize("roles", [b"ALTER ROLE a WITH LOGIN PASSWORD 'SCRAM-SHA-256$4096:abc';\n",
+                                   b"ALTER ROLE a WITH LOGIN PASSWORD 'md5" + b"0" * 32 + b"';\n"])
+def test_a_roles_file_with_a_password_hash_is_not_kept(tmp_path, cluster, roles):
+    cluster.runner.roles = roles
+    result = run(args(tmp_path / "x", basename="b", databases="all"))
+    assert result["failed"] is True
+    assert result["msg"].startswith("the roles file of pg_dumpall holds a password or a password hash")
+    assert final_files(tmp_path / "x") == [] and result["extra_files"] == [] and result["files"] == []
+
+
+def test_a_failing_dump_of_another_database_leaves_no_file(tmp_path, cluster):
+    cluster.runner.fail_database = ("mem0_app", 1, b"pg_dump: error: permission denied for table users")
+    result = run(args(tmp_path / "x", basename="b", databases="all"))
+    assert result["failed"] is True
+    assert result["msg"] == ("pg_dump of database 'mem0_app' (custom format) failed with exit code 1: pg_dump: error: "
+                             "permission denied for table users; set databases=stack to dump only 'mem0_lab'")
+    assert os.listdir(tmp_path / "x") == [], "neither a final nor a partial file of any database"
+
+
+def test_check_mode_predicts_the_other_databases(tmp_path, cluster):
+    dest = tmp_path / "new"
+    result = run(args(dest, basename="b", databases="all", _ansible_check_mode=True))
+    assert "failed" not in result and not dest.exists() and cluster.runner.dumps == []
+    assert result["extra_files"] == [str(dest / n) for n in ("b.mem0_app.dump", "b.odd_name.dump", "b.roles.sql")]
+    assert [(d["database"], d["tables"]) for d in result["manifest"]["databases"]] == [
+        ("mem0_app", APP_TABLES), ("odd/name", [])]
+    assert result["manifest"]["roles"] == {"name": "b.roles.sql"}
+    assert all(c.statements == [] for c in cluster.clients)
+
+
+def test_stack_dumps_the_database_alone(tmp_path, cluster):
+    result = run(args(tmp_path / "s", basename="b"))
+    assert final_files(tmp_path / "s") == ["b.dump", "manifest.json"]
+    assert result["extra_files"] == [] and result["manifest"]["databases"] == [] and result["manifest"]["roles"] is None
+    assert result["manifest"]["scope"] == "stack"

@@ -356,3 +356,125 @@ def test_check_mode_changes_nothing(dump, cluster):
 ])
 def test_bad_inputs(dump, cluster, extra, message):
     assert message in run(args(dump, **extra))["msg"]
+
+
+# --- the other databases of a databases=all dump -------------------------------------------------------------
+
+APP_TABLES = [{"table": "api_keys", "rows": 3}, {"table": "settings", "rows": 1}, {"table": "users", "rows": 2}]
+
+
+class ClusterClient(FakeClient):
+    """FakeClient that also holds the tables of the other databases (cluster.tables: database -> table counts)."""
+
+    def query(self, sql, params=None):
+        if "pg_terminate_backend" in sql:
+            self.cluster.statements.append((self.params["db"], "terminate %s" % params[0]))
+            return [{"n": 0}]
+        if "AS relname" in sql:
+            return [{"schema": "public", "relname": t["table"], "table": t["table"]}
+                    for t in self.cluster.tables.get(self.params["db"], [])]
+        if "UNION ALL" in sql or sql.startswith("SELECT 0 AS i"):
+            return [{"i": i, "n": t["rows"]} for i, t in enumerate(self.cluster.tables.get(self.params["db"], []))]
+        return super().query(sql, params)
+
+
+@pytest.fixture
+def with_app(monkeypatch, cluster, dump):
+    """The dump holds mem0_app too; pg_restore of it fills the target with the manifest's rows."""
+    (dump / "mem0_lab_x.mem0_app.dump").write_bytes(b"PGDMP" + b"a" * 32)
+    (dump / "mem0_lab_x.roles.sql").write_text("CREATE ROLE mem0_user_lab;\n")
+    app = dict(mf.file_entry(str(dump / "mem0_lab_x.mem0_app.dump"), str(dump)), database="mem0_app", format="custom",
+               tables=APP_TABLES)
+    roles = dict(mf.file_entry(str(dump / "mem0_lab_x.roles.sql"), str(dump)), roles=1, password_hashes=False)
+    rewrite_manifest(dump, scope="all", databases=[app], roles=roles)
+    cluster.tables = {}
+    monkeypatch.setattr(pgvector_restore, "client_from_module", lambda module: ClusterClient(module.params, cluster))
+    monkeypatch.setattr(pgvector_restore, "PostgresClient", lambda params: ClusterClient(params, cluster))
+    original = cluster.runner.run
+
+    def run_tool(argv, env=None):
+        result = original(argv, env)
+        if argv[-1].endswith(".mem0_app.dump"):
+            target = [a for a in argv if a.startswith("--dbname=")][0].split("=", 1)[1]
+            cluster.tables[target] = list(cluster.restored_app)
+        return result
+    cluster.runner.run = run_tool
+    cluster.restored_app = APP_TABLES
+    return dump
+
+
+def test_other_databases_go_beside_a_target_of_another_name(with_app, cluster):
+    result = run(args(with_app))
+    assert "failed" not in result, result.get("msg")
+    assert [(d["database"], d["target"], d["created"], d["replaced"], d["cleaned"]) for d in result["databases"]] == [
+        ("mem0_app", "mem0_restore_mem0_app", True, False, False)]
+    assert result["databases"][0]["tables"] == APP_TABLES and result["databases"][0]["differences"] == []
+    assert result["roles_file"] == str(with_app / "mem0_lab_x.roles.sql")
+    assert ("mem0_lab", 'CREATE DATABASE "mem0_restore_mem0_app" TEMPLATE template0') in cluster.statements
+    app_restore = [argv for argv, env in cluster.runner.calls if argv[-1].endswith(".mem0_app.dump")]
+    assert len(app_restore) == 1 and "--dbname=mem0_restore_mem0_app" in app_restore[0]
+    assert "--clean" not in app_restore[0]
+
+
+def test_a_restore_of_the_stack_replaces_its_other_databases(with_app, cluster):
+    cluster.databases["mem0_app"] = None
+    result = run(args(with_app, target_db="mem0_lab", db="postgres", clean=True))
+    assert "failed" not in result, result.get("msg")
+    assert [(d["target"], d["created"], d["replaced"]) for d in result["databases"]] == [("mem0_app", True, True)]
+    assert [s for s in cluster.statements if "mem0_app" in s[1]] == [
+        ("postgres", "terminate mem0_app"), ("postgres", 'DROP DATABASE IF EXISTS "mem0_app"'),
+        ("postgres", 'CREATE DATABASE "mem0_app" TEMPLATE template0')]
+
+
+def test_the_database_the_module_connects_to_is_cleaned_not_dropped(with_app, cluster):
+    result = run(args(with_app, db="mem0_app", database_prefix=""))
+    assert "failed" not in result, result.get("msg")
+    assert [(d["target"], d["created"], d["replaced"], d["cleaned"]) for d in result["databases"]] == [
+        ("mem0_app", False, False, True)]
+    assert not [s for s in cluster.statements if "mem0_app" in s[1]]
+    assert "--clean" in [argv for argv, env in cluster.runner.calls if argv[-1].endswith(".mem0_app.dump")][0]
+
+
+def test_check_mode_says_what_it_would_do_with_the_other_databases(with_app, cluster):
+    result = run(dict(args(with_app), _ansible_check_mode=True))
+    assert "failed" not in result and result["changed"] is True
+    assert [(d["target"], d["created"]) for d in result["databases"]] == [("mem0_restore_mem0_app", True)]
+    assert cluster.statements == [] and cluster.runner.calls == []
+
+
+def test_other_databases_that_differ_from_the_manifest_fail(with_app, cluster):
+    cluster.restored_app = [dict(APP_TABLES[0], rows=1), APP_TABLES[2]]
+    result = run(args(with_app))
+    assert result["failed"] is True
+    assert result["msg"] == ("the other databases do not hold what the manifest says (left in place for inspection): "
+                             "database mem0_restore_mem0_app: rows of api_keys: manifest 3, restored 1; "
+                             "database mem0_restore_mem0_app: table settings: in the manifest (1 rows), missing from "
+                             "the restored database")
+
+
+def test_databases_stack_restores_the_target_only(with_app, cluster):
+    result = run(args(with_app, databases="stack"))
+    assert "failed" not in result and result["databases"] == []
+    assert not [argv for argv, env in cluster.runner.calls if argv[-1].endswith(".mem0_app.dump")]
+
+
+def test_a_changed_file_of_another_database_is_refused(with_app, cluster):
+    (with_app / "mem0_lab_x.mem0_app.dump").write_bytes(b"PGDMP" + b"b" * 32)
+    result = run(args(with_app))
+    assert result["failed"] is True and "does not match its manifest" in result["msg"]
+    assert "mem0_lab_x.mem0_app.dump has sha256" in result["msg"] and cluster.runner.calls == []
+
+
+def test_a_failing_restore_of_another_database_drops_what_it_created(with_app, cluster):
+    original = cluster.runner.run
+
+    def fail_app(argv, env=None):
+        if argv[-1].endswith(".mem0_app.dump"):
+            return 1, b"", b"pg_restore: error: could not execute query"
+        return original(argv, env)
+    cluster.runner.run = fail_app
+    result = run(args(with_app))
+    assert result["failed"] is True
+    assert result["msg"].startswith("database 'mem0_app' of the dump: pg_restore (all sections) failed with exit code 1")
+    assert result["msg"].endswith("database 'mem0_restore_mem0_app', created for this restore, was dropped again")
+    assert "mem0_restore_mem0_app" not in cluster.databases

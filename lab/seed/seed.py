@@ -2,10 +2,10 @@
 
 Memories go through the real mem0 library (``Memory.add(..., infer=False)``) so that the table,
 its indexes and history.db are exactly what mem0 writes. The entity graph is written with the
-Neo4j driver in mem0's graph-memory shape (mem0 <= 1.0.x). A ``mem0migrations`` row is added as
-mem0 1.x and telemetry-on installs have one; it is not a memory.
+Neo4j driver in mem0's graph-memory shape (mem0 <= 1.0.x); a stack without Neo4j (no --neo4j-uri) gets the
+memories only. A ``mem0migrations`` row is added as mem0 1.x and telemetry-on installs have one; it is not a memory.
 
-Secrets come from the environment (PGPASSWORD, NEO4J_PASSWORD) or, with --secrets-stdin, from a JSON object with
+Secrets come from the environment (PGPASSWORD, and NEO4J_PASSWORD with a graph) or, with --secrets-stdin, from a JSON object with
 those keys on standard input; never from the command line.
 Run from the lab directory:  python -m seed.seed --help
 Prints one JSON line: what it found, what it did, and the counts after.
@@ -92,7 +92,9 @@ def memory_counts(args: argparse.Namespace) -> dict[str, int]:
         return dict(cur.fetchall())
 
 
-def graph_counts(driver, database: str) -> dict[str, int]:
+def graph_counts(driver, database: str) -> dict[str, int] | None:
+    if driver is None:  # no Neo4j: no graph to count
+        return None
     nodes = driver.execute_query("MATCH (n) RETURN count(n) AS n", database_=database).records[0]["n"]
     rels = driver.execute_query("MATCH ()-[r]->() RETURN count(r) AS n", database_=database).records[0]["n"]
     return {"nodes": nodes, "relationships": rels}
@@ -107,7 +109,8 @@ def wipe(args: argparse.Namespace, driver) -> None:
         with sqlite3.connect(args.history_db) as db:
             for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
                 db.execute(f'DELETE FROM "{table}"')
-    driver.execute_query("MATCH (n) DETACH DELETE n", database_=args.neo4j_database)
+    if driver is not None:
+        driver.execute_query("MATCH (n) DETACH DELETE n", database_=args.neo4j_database)
 
 
 def seed_memories(args: argparse.Namespace) -> float:
@@ -218,14 +221,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--model", required=True)
     p.add_argument("--dims", type=int, required=True)
     p.add_argument("--history-db", required=True)
-    p.add_argument("--neo4j-uri", required=True)
+    p.add_argument("--neo4j-uri", help="the graph store's Bolt URI; without it the memories only (no Neo4j)")
     p.add_argument("--neo4j-user", default="neo4j")
     p.add_argument("--neo4j-database", default="neo4j")
     p.add_argument("--force", action="store_true", help="wipe and reseed even when the data set is there")
     p.add_argument("--scale", type=int, default=0,
                    help="extra bulk memories for benchmarks, with the dims the table was created with")
     p.add_argument("--secrets-stdin", action="store_true",
-                   help="read PGPASSWORD and NEO4J_PASSWORD from a JSON object on standard input")
+                   help="read PGPASSWORD (and NEO4J_PASSWORD) from a JSON object on standard input")
     return p.parse_args(argv)
 
 
@@ -235,27 +238,32 @@ def main(argv: list[str]) -> int:
     if args.secrets_stdin:
         secrets = json.load(sys.stdin)
         os.environ.update({key: str(secrets[key]) for key in ("PGPASSWORD", "NEO4J_PASSWORD") if key in secrets})
-    if "PGPASSWORD" not in os.environ or "NEO4J_PASSWORD" not in os.environ:
-        raise SystemExit("PGPASSWORD and NEO4J_PASSWORD must be set in the environment")
-    driver = GraphDatabase.driver(args.neo4j_uri, auth=(args.neo4j_user, os.environ["NEO4J_PASSWORD"]))
+    if "PGPASSWORD" not in os.environ or (args.neo4j_uri and "NEO4J_PASSWORD" not in os.environ):
+        raise SystemExit("PGPASSWORD and NEO4J_PASSWORD must be set in the environment"
+                         if args.neo4j_uri else "PGPASSWORD must be set in the environment")
+    driver = (GraphDatabase.driver(args.neo4j_uri, auth=(args.neo4j_user, os.environ["NEO4J_PASSWORD"]))
+              if args.neo4j_uri else None)
     result: dict = {"changed": False}
     try:
         before = memory_counts(args)
         result["before"] = {"memories": before, "graph": graph_counts(driver, args.neo4j_database)}
         seeded = {ns: before.get(ns, 0) for ns in NAMESPACES} == NAMESPACES
-        if args.force or not seeded or result["before"]["graph"]["nodes"] != sum(ENTITIES.values()):
+        graph_seeded = driver is None or result["before"]["graph"]["nodes"] == sum(ENTITIES.values())
+        if args.force or not seeded or not graph_seeded:
             log.info("seeding %d memories in %d namespaces", sum(NAMESPACES.values()), len(NAMESPACES))
             wipe(args, driver)
             result["memories_seconds"] = round(seed_memories(args), 2)
             seed_migrations_row(args)
-            seed_graph(args, driver)
+            if driver is not None:
+                seed_graph(args, driver)
             result["changed"] = True
         if args.scale:
             result["scale_seconds"] = round(seed_scale(args), 2)
             result["changed"] = True
         result["after"] = {"memories": memory_counts(args), "graph": graph_counts(driver, args.neo4j_database)}
     finally:
-        driver.close()
+        if driver is not None:
+            driver.close()
     print(json.dumps(result, sort_keys=True))
     return 0
 

@@ -146,6 +146,15 @@ options:
     elements: str
     choices: [postgres, neo4j, history, config]
     default: [postgres]
+  absent_parts:
+    description:
+      - "Parts the stack does not have, each with the reason (for example C({neo4j: the stack has no Neo4j service})
+        on a stack without a graph store, as today's mem0 writes none). The manifest records the reason with the absent part (C(parts.<part>.absent))
+        and the summary shows it, so that an absent part is never read as an empty one."
+      - Keys are some of V(postgres), V(neo4j), V(history) and V(config); a part the set holds after all keeps no
+        reason.
+    type: dict
+    default: {}
   secrets:
     description:
       - Secret values (passwords, API keys, tokens) that must not appear in clear in the set.
@@ -326,7 +335,9 @@ duration_seconds:
   type: float
   sample: 8.4
 parts:
-  description: Per part, its status, files, bytes and seconds (the part manifest's own timing when it has one).
+  description:
+    - Per part, its status, files, bytes and seconds (the part manifest's own timing when it has one).
+    - A part named in O(absent_parts) that the set does not hold carries the reason as C(absent).
   returned: O(state=present)
   type: dict
   sample: {postgres: {status: valid, files: 3, bytes: 427859, seconds: 2.63}}
@@ -702,6 +713,7 @@ class BackupSet:
                 info.update(status=data.get("status"), seconds=data.get("duration_seconds"))
         for part in PARTS:
             parts.setdefault(part, {"present": False, "files": 0, "bytes": 0})
+        self.mark_absent(parts)
         if parts["config"]["present"]:
             parts["config"]["env_file"] = "vault" if any(os.path.basename(f["name"]) == "env.vault" for f in files) \
                 else "omitted"
@@ -766,6 +778,7 @@ class BackupSet:
             problems, accepted, changes = gate(current, baseline, self.params["min_memories"],
                                                self.params["max_drop_percent"], self.params["accept"])
         parts = self.estimate(pg, neo, planned.get("files") or [], baseline, counts)
+        self.mark_absent(parts)
         data = mf.new_manifest(KIND)
         data.update(status=STATUS_PLANNED, would_be=mf.STATUS_QUARANTINED if problems else mf.STATUS_VALID,
                     problems=problems, accepted=accepted, changes=changes,
@@ -780,6 +793,12 @@ class BackupSet:
             self.results["diff"] = {"before": {"path": final, "status": "absent"},
                                     "after": {"path": final, "status": self.results["would_be"]}}
         self.respond(data)
+
+    def mark_absent(self, parts):
+        """Record why each part the stack does not have is absent (absent_parts), so no one reads it as empty."""
+        for part, why in sorted((self.params["absent_parts"] or {}).items()):
+            if not parts.get(part, {}).get("present"):
+                parts[part] = {"present": False, "files": 0, "bytes": 0, "absent": str(why)}
 
     @staticmethod
     def estimate(pg, neo, files, baseline, counts):
@@ -940,7 +959,9 @@ def summary_lines(data: dict, path: str, stack) -> list:
     lines = [head, "  path: %s" % path,
              "  memories: %s%s" % (memories.get("total"), " (%s)" % per_ns if per_ns else ""),
              "  graph: %s nodes, %s relationships" % (graph.get("nodes"), graph.get("relationships"))
-             if graph.get("nodes") is not None else "  graph: not in this set"]
+             if graph.get("nodes") is not None else "  graph: not in this set%s" % (
+                 " (%s)" % (data.get("parts") or {})["neo4j"]["absent"]
+                 if ((data.get("parts") or {}).get("neo4j") or {}).get("absent") else "")]
     parts = data.get("parts") or {}
     sizes = ", ".join("%s %s" % (part, human(parts[part]["bytes"])) for part in PARTS if parts.get(part, {}).get("present"))
     duration = data.get("duration_seconds")
@@ -978,6 +999,7 @@ def main():
             accept=dict(type="list", elements="str", choices=["drop", "fingerprint"], default=[]),
             problems=dict(type="list", elements="str", default=[]),
             required_parts=dict(type="list", elements="str", choices=list(PARTS), default=["postgres"]),
+            absent_parts=dict(type="dict", default={}),
             secrets=dict(type="list", elements="str", default=[], no_log=True),
             planned=dict(type="dict"),
             verify=dict(type="bool"),
@@ -993,6 +1015,9 @@ def main():
     )
     if module.params["state"] not in STATES:
         module.fail_json(msg="state must be one of %s; got %r" % (", ".join(STATES), module.params["state"]))
+    unknown = sorted(set(module.params["absent_parts"] or {}) - set(PARTS))
+    if unknown:
+        module.fail_json(msg="absent_parts names %s; the parts are %s" % (", ".join(unknown), ", ".join(PARTS)))
     if module.params["min_memories"] < 0:
         module.fail_json(msg="min_memories must not be negative")
     if not 0 <= module.params["max_drop_percent"] <= 100:

@@ -1,7 +1,8 @@
 """Seed the lab with the incident's data set, through the real clients.
 
 Memories go through the real mem0 library (``Memory.add(..., infer=False)``) so that the table,
-its indexes and history.db are exactly what mem0 writes. The entity graph is written with the
+its indexes and history.db are exactly what mem0 writes; their vectors are asked from the embedder in batches first
+(mem0's ``embed_batch``, the same vectors as one call each, a fraction of the round trips). The entity graph is written with the
 Neo4j driver in mem0's graph-memory shape (mem0 <= 1.0.x); a stack without Neo4j (no --neo4j-uri) gets the
 memories only. A ``mem0migrations`` row is added as mem0 1.x and telemetry-on installs have one; it is not a memory.
 
@@ -113,6 +114,18 @@ def wipe(args: argparse.Namespace, driver) -> None:
         driver.execute_query("MATCH (n) DETACH DELETE n", database_=args.neo4j_database)
 
 
+def embed_in_batches(memory, texts: list[str], size: int = 256) -> None:
+    """Ask mem0's own embedder (the same service and model) once per batch (embed_batch) instead of once per memory:
+    Memory.add then finds each text's vector here. The vectors are the embedder's, as one call each would give."""
+    model = memory.embedding_model
+    vectors: dict[str, list[float]] = {}
+    for first in range(0, len(texts), size):
+        batch = texts[first:first + size]
+        vectors.update(zip(batch, model.embed_batch(batch, "add")))
+    embed = model.embed
+    model.embed = lambda text, memory_action=None: vectors[text] if text in vectors else embed(text, memory_action)
+
+
 def seed_memories(args: argparse.Namespace) -> float:
     os.environ.setdefault("MEM0_TELEMETRY", "false")
     from mem0 import Memory  # imported late: mem0 reads MEM0_TELEMETRY at import
@@ -129,11 +142,13 @@ def seed_memories(args: argparse.Namespace) -> float:
     }
     memory = Memory.from_config(config)
     start = time.monotonic()
+    texts = {namespace: memory_texts(namespace, count) for namespace, count in NAMESPACES.items()}
+    embed_in_batches(memory, [text for batch in texts.values() for text in batch])
     base = datetime(2025, 6, 1, tzinfo=timezone.utc)
     total = sum(NAMESPACES.values())
     done = 0
-    for namespace, count in NAMESPACES.items():
-        for i, text in enumerate(memory_texts(namespace, count)):
+    for namespace in NAMESPACES:
+        for text in texts[namespace]:
             created = base + timedelta(minutes=(done * 97) % (200 * 24 * 60))
             memory.add([{"role": "user", "content": text}], user_id=namespace, infer=False,
                        metadata={"created_at": created.isoformat(), "source": "lab-seed"})

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -62,10 +63,19 @@ def _set(tree: dict, path: tuple, value) -> None:
     _get(tree, path[:-1])[path[-1]] = value
 
 
+class Installed(NamedTuple):
+    """What the `installed` fixture built: the scratch directory, the owner's environment, the installed
+    collection's path, the built tarball and the seconds build + install took."""
+    base: Path
+    env: dict
+    path: Path
+    tarball: Path
+    seconds: float
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """The collection built from this tree and installed with ansible-galaxy, as the README says; (base, env,
-    installed path, tarball, seconds)."""
+def installed(tmp_path_factory) -> Installed:
+    """The collection built from this tree and installed with ansible-galaxy, as the README says."""
     base = tmp_path_factory.mktemp("install")
     collections = base / "collections"
     env = clean_env(collections)
@@ -82,7 +92,7 @@ def installed(tmp_path_factory):
     seconds = time.monotonic() - started
     path = collections / "ansible_collections" / "mem0ops" / "stack"
     assert (path / "MANIFEST.json").is_file()
-    return base, env, path, tarball, seconds
+    return Installed(base, env, path, tarball, seconds)
 
 
 @functools.lru_cache(maxsize=1)
@@ -100,7 +110,7 @@ def mac_copy(installed, name: str, drop: tuple = ()) -> tuple[Path, Path, dict]:
     structure (mem0_docker_socket, every secret read from mem0_vault), and a vault file made with `ansible-vault
     create` holding the lab's secrets (less the vault keys in drop). Returns (inventory, vault password file, lab
     stack)."""
-    base, env, path, _, _ = installed
+    base, env, path = installed.base, installed.env, installed.path
     work = base / name
     inventory = work / "mac_studio"
     shutil.copytree(path / "inventories" / "mac_studio", inventory)
@@ -146,7 +156,7 @@ def mac_copy(installed, name: str, drop: tuple = ()) -> tuple[Path, Path, dict]:
 def playbook(installed, name: str, inventory: Path, password_file: Path, *args: str,
              callback: str = "ansible.builtin.default") -> dict:
     """ansible-playbook mem0ops.stack.<name> from a directory outside the repository; rc, output, parsed JSON."""
-    base, env, _, _, _ = installed
+    base, env = installed.base, installed.env
     elsewhere = base / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -166,12 +176,12 @@ def playbook(installed, name: str, inventory: Path, password_file: Path, *args: 
 def mem0ops_check(installed, inventory: Path, password_file: Path) -> dict:
     """`mem0ops check` of the installed collection, configured once through the environment as the README says: it
     prints its one ansible-playbook command, then runs it (here with the JSON callback)."""
-    base, env, path, _, _ = installed
+    base, env, path = installed.base, installed.env, installed.path
     env = dict(env, MEM0OPS_INVENTORY=str(inventory), MEM0OPS_VAULT_PASSWORD_FILE=str(password_file),
                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     started = time.monotonic()
     proc = run([str(BIN / "python"), str(path / "bin" / "mem0ops"), "check"], cwd=base, env=env)
-    first, _, rest = proc.stdout.partition("\n")
+    first, rest = (proc.stdout.split("\n", 1) + [""])[:2]
     assert first == "%s -i %s --vault-password-file %s mem0ops.stack.inventory_check --check" % (
         BIN / "ansible-playbook", inventory, password_file), proc.stdout[:500] + proc.stderr
     try:
@@ -206,7 +216,7 @@ def container_states(stack: dict) -> dict:
 
 
 def test_the_built_collection_leaves_out_the_development_files(installed):
-    _, env, path, tarball, seconds = installed
+    env, path, tarball, seconds = installed.env, installed.path, installed.tarball, installed.seconds
     assert not (path / "lab").exists() and not (path / "roles" / "lab").exists()
     assert not (path / "playbooks" / "lab.yml").exists() and not (path / "inventories" / "lab").exists()
     assert not (path / "tests").exists() and not (path / "molecule").exists()

@@ -21,8 +21,12 @@ from datetime import datetime, timezone
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 
 KIND = "backup_set"
-TIERS = ("hourly", "daily", "weekly", "monthly", "manual", "pre-reset", "pre-restore")
-DEFAULT_KEEP = {"hourly": 24, "daily": 7, "weekly": 4, "monthly": 12, "manual": 10, "pre-reset": 10, "pre-restore": 10}
+# The tier of the sets adopted from the owner's old backup script (module_utils.adopt): never rotated, never the
+# baseline of a new set's gate.
+ADOPTED_TIER = "adopted"
+TIERS = ("hourly", "daily", "weekly", "monthly", "manual", "pre-reset", "pre-restore", ADOPTED_TIER)
+DEFAULT_KEEP = {"hourly": 24, "daily": 7, "weekly": 4, "monthly": 12, "manual": 10, "pre-reset": 10, "pre-restore": 10,
+                ADOPTED_TIER: 0}
 PARTS = ("postgres", "neo4j", "history", "config")
 PART_KINDS = {"postgres": "pgvector_dump", "neo4j": "neo4j_export", "history": "sqlite_backup"}
 TIMESTAMP_RE = re.compile(r"^\d{8}_\d{6}$")
@@ -193,16 +197,17 @@ def select(root: str, sets: list, wanted="", exclude_tiers=(), none_hint="") -> 
     """The directory of the set asked for.
 
     ``wanted`` is a set's directory (or its manifest.json; anything starting with ``/``), a timestamp (the newest set
-    of that name in any tier), or empty for the newest valid set outside ``exclude_tiers``. Raises SetError, naming
+    of that name in any tier, a set with a readable manifest first: an old-layout directory of the same name is not
+    one), or empty for the newest valid set outside ``exclude_tiers``. Raises SetError, naming
     the newest sets, when there is no such set.
     """
     wanted = "" if wanted is None else "%s" % wanted
     if wanted.startswith("/"):
         return set_dir(wanted)
     if wanted:
-        for entry in sets:
-            if entry["timestamp"] == wanted:
-                return entry["path"]
+        named = [entry for entry in sets if entry["timestamp"] == wanted]
+        for entry in sorted(named, key=lambda e: e["status"] == STATUS_UNKNOWN):
+            return entry["path"]
         raise SetError("no backup set has the timestamp %s; the newest sets: %s" % (wanted, newest_listing(sets)))
     entry = latest_good(sets, exclude_tiers=exclude_tiers)
     if entry is not None:
@@ -323,6 +328,9 @@ def rotation_plan(sets: list, partials: list, keep: dict, keep_quarantined: int,
     last_good = max(good, key=lambda s: (s["timestamp"], s["tier"])) if good else None
     for tier in TIERS:
         tier_sets = sorted((s for s in sets if s["tier"] == tier), key=lambda s: s["timestamp"], reverse=True)
+        if tier == ADOPTED_TIER:
+            kept.extend((entry, "adopted from the old backup script: rotation never deletes it") for entry in tier_sets)
+            continue
         valid = [s for s in tier_sets if s["status"] == mf.STATUS_VALID]
         limit = keep.get(tier, DEFAULT_KEEP[tier])
         for index, entry in enumerate(valid):

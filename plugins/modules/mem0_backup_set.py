@@ -73,8 +73,9 @@ options:
   tier:
     description:
       - The tier of the set to finalise. Required with O(state=present).
+      - V(adopted) holds the sets adopted from the owner's old backup script (M(mem0ops.stack.mem0_backup_adopt)).
     type: str
-    choices: [hourly, daily, weekly, monthly, manual, pre-reset, pre-restore]
+    choices: [hourly, daily, weekly, monthly, manual, pre-reset, pre-restore, adopted]
   timestamp:
     description:
       - The set's name, C(YYYYmmdd_HHMMSS) (UTC). Required with O(state=present).
@@ -208,8 +209,17 @@ options:
     description:
       - The root of the second destination (laid out like O(backup_root)) with O(state=copied).
     type: path
+  adopted:
+    description:
+      - With O(state=present), the set is adopted from an old backup made by another tool; this record (the source
+        directory and files with their sha256, as M(mem0ops.stack.mem0_backup_adopt) returns it) is kept in the
+        manifest under C(adopted).
+      - An adopted set is never compared with the last good set (it comes from another time and often another
+        stack); only O(min_memories) and the problems of its parts gate it.
+    type: dict
 notes:
   - Set names are UTC timestamps; the newest set is the one with the greatest name.
+  - The sets of the tier V(adopted) are never deleted by the rotation and are never the baseline of a new set.
   - Only the tier directories named in O(tier) are looked at; anything else under O(backup_root) is left alone.
 seealso:
   - module: mem0ops.stack.pgvector_dump
@@ -427,7 +437,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 from ansible_collections.mem0ops.stack.plugins.module_utils.backup_set import (
-    KIND, MARKER, PART_KINDS, PARTS, STATUS_PLANNED, TIERS, SetError, dotted, final_path, good_description, human,
+    ADOPTED_TIER, KIND, MARKER, PART_KINDS, PARTS, STATUS_PLANNED, TIERS, SetError, dotted, final_path, good_description, human,
     is_timestamp, keep_counts, latest_good, partial_path, percent, public, rotation_plan, scan, short, walk_files)
 from ansible_collections.mem0ops.stack.plugins.module_utils.secrets import (
     env_secrets, env_variables, redact_file, secret_needles)
@@ -566,7 +576,7 @@ class BackupSet:
         if os.path.lexists(final):
             raise SetError("%s already exists: a set is never overwritten; use a new timestamp" % final)
         sets, dummy = scan(self.root, time.time())
-        baseline = latest_good(sets)
+        baseline = None if self.params["adopted"] else latest_good(sets, exclude_tiers=(ADOPTED_TIER,))
         data = self.analyse(partial, baseline)
         self.results["changed"] = True
         if self.module._diff:
@@ -744,6 +754,8 @@ class BackupSet:
                   "namespace_prefix": self.params["namespace_prefix"], "accept": list(self.params["accept"])},
             size_bytes=sum(f["size"] for f in files),
             duration_seconds=round(time.time() - started, 3) if started else None)
+        if self.params["adopted"]:
+            data["adopted"] = self.params["adopted"]
         return data
 
     def finalise(self, partial, final, data):
@@ -764,7 +776,7 @@ class BackupSet:
         planned = self.params["planned"] or {}
         pg, neo = planned.get("postgres"), planned.get("neo4j")
         sets, dummy = scan(self.root, time.time())
-        baseline_entry = latest_good(sets)
+        baseline_entry = None if self.params["adopted"] else latest_good(sets, exclude_tiers=(ADOPTED_TIER,))
         baseline = self.baseline_view(baseline_entry)
         counts = self.counts(pg, neo, None)
         identity = self.identity(pg, neo)
@@ -1009,6 +1021,7 @@ def main():
             stale_partial_hours=dict(type="float", default=24),
             path=dict(type="path"),
             copy_to=dict(type="path"),
+            adopted=dict(type="dict"),
         ),
         required_if=[("state", "present", ("tier", "timestamp")), ("state", "copied", ("path", "copy_to"))],
         supports_check_mode=True,

@@ -1,0 +1,164 @@
+"""adopt.yml on the owner's old backups, then restore.yml of the adopted set: the incident's day one up to the
+re-embedding (playbooks/reembed.yml, tested on its own).
+
+The old sets are written here the way his old script wrote them (tests/integration/oldsets.py: ``pg_dump | gzip -9``
+of a mem0-1.x-shaped database with 1536-dim vectors, the seed's 1,968 memories in four namespaces, a mem0migrations
+telemetry row, tables owned by a role that no longer exists): the good set of 3 January under the stack's backup
+root, then, under another path given with adopt_path, later sets of an empty database, a truncated .sql.gz and a dump
+whose .sha256 does not match. The oracle is a direct SQL count of the database the good set was dumped from, and the
+sha256 of every original file before and after.
+
+The stack is the session's scratch stack (configured for 768 dims); the restore of the adopted set is refused with
+the way out, then forced, then the safety backup it took is put back, so the stack ends with its seeded data.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from . import oldsets
+from .labkit import SEEDED
+from .test_reset import changed, memory_state, role_task, run, target
+
+pytestmark = pytest.mark.integration
+
+GOOD, EMPTY, TRUNCATED, MISMATCH, EMPTY_WEEKLY = (
+    "20260103_133102", "20260111_023000", "20260112_023000", "20260113_023000", "20260118_023000")
+
+
+@pytest.fixture(scope="module")
+def stack(scratch_stack) -> dict:
+    return target(scratch_stack.inventory, scratch_stack.host)
+
+
+@pytest.fixture(scope="module")
+def old(stack, tmp_path_factory):
+    """The old sets on disk, the fixture database's counts, and the sha256 of every original file."""
+    started = time.monotonic()
+    root, other = Path(stack["backup_root"]), tmp_path_factory.mktemp("old-backups")
+    work = tmp_path_factory.mktemp("dumps")
+    made = []
+    try:
+        database, role = oldsets.mem0_1x_database(stack, SEEDED)
+        made.append((database, role))
+        expected = oldsets.counts(stack, database)
+        oldsets.dump_gzip9(stack, database, work / "good.sql.gz")
+        # the recreated server's empty tables: mem0 2.x, 768 dims
+        empty_db, empty_role = oldsets.mem0_1x_database(stack, {}, dims=768, entities=True)
+        made.append((empty_db, empty_role))
+        oldsets.dump_gzip9(stack, empty_db, work / "empty.sql.gz")
+    finally:
+        for database, role in made:
+            oldsets.drop(stack, database, role)
+    good, empty = (work / "good.sql.gz").read_bytes(), (work / "empty.sql.gz").read_bytes()
+    sets = [oldsets.write_set(root, "daily", GOOD, good, checksum="good"),
+            oldsets.write_set(root, "daily", EMPTY, empty),
+            oldsets.write_set(other, "daily", TRUNCATED, good[: len(good) // 2], neo4j=False),
+            oldsets.write_set(other, "daily", MISMATCH, good, checksum="bad"),
+            oldsets.write_set(other, "weekly", EMPTY_WEEKLY, empty)]
+    print(f"old sets written in {time.monotonic() - started:.1f} s ({len(good)} bytes of .sql.gz for "
+          f"{sum(expected.values())} memories)")
+    yield {"root": root, "other": other, "expected": expected, "digests": oldsets.file_digests(root / "daily", other)}
+    for path in sets[:2]:
+        shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(root / "adopted", ignore_errors=True)
+
+
+def adopt(stack, old, *args):
+    return run(stack, "adopt.yml", "-e", f"adopt_path={old['other']}", *args)
+
+
+def summary(report) -> str:
+    return "\n".join(role_task(report, "adopt", "Report the adoption")["msg"])
+
+
+def throwaway_databases(stack) -> list:
+    return [row[0] for row in oldsets.sql(stack, "SELECT datname FROM pg_database WHERE datname LIKE 'mem0ops_adopt_%'")]
+
+
+def test_check_lists_and_predicts_and_changes_nothing(stack, old):
+    report = adopt(stack, old, "--check")
+    assert report["rc"] == 0, report["raw"][-3000:]
+    text = "\n".join(role_task(report, "adopt", "Report what was found and what adopting it would give")["msg"])
+    assert "5 set(s) found, 0 adopted, 5 to adopt" in text
+    assert f"daily/{GOOD} ({old['root']}/daily/{GOOD}): pending" in text
+    assert "gzip ok, sha256 ok" in text and "would be loaded into a throwaway database" in text
+    assert f"would be QUARANTINED: postgres/mem0_{TRUNCATED}.sql.gz is not a whole gzip file" in text
+    assert "sha256 MISMATCH" in text
+    assert not (old["root"] / "adopted").exists()
+    assert oldsets.file_digests(old["root"] / "daily", old["other"]) == old["digests"]
+    assert changed(stack, report) == 0
+
+
+@pytest.fixture(scope="module")
+def adopted(stack, old):
+    started = time.monotonic()
+    report = adopt(stack, old)
+    seconds = time.monotonic() - started
+    assert report["rc"] == 0, report["raw"][-4000:]
+    print(f"adopt.yml of 5 old sets: {seconds:.1f} s")
+    return report
+
+
+def test_adopt_gives_one_valid_set_and_quarantines_the_rest_with_their_reasons(stack, old, adopted):
+    text = summary(adopted)
+    assert f"daily/{GOOD} ({old['root']}/daily/{GOOD}): ADOPTED" in text
+    per_ns = ", ".join("%s %d" % item for item in sorted(old["expected"].items()))
+    assert f"1968 memories ({per_ns}); mem0migrations 1536 (1 rows), memories 1536 (1968 rows); mem0 1.x" in text
+    for stamp in (EMPTY, EMPTY_WEEKLY):
+        assert f"/{stamp}): QUARANTINED" in text
+    assert "reason: the set holds 0 memories under 'mark_carey/', fewer than min_memories 1" in text
+    assert "memories 768 (0 rows), memories_entities 768 (0 rows); mem0 2.x (memories_entities)" in text
+    assert f"reason: postgres/mem0_{TRUNCATED}.sql.gz is not a whole gzip file: the gzip stream ends before its end " \
+           "marker: the file is truncated" in text
+    assert f"reason: postgres/mem0_{MISMATCH}.sql.gz has sha256" in text and "the file changed after it was written" in text
+    manifest = json.loads((old["root"] / "adopted" / GOOD / "manifest.json").read_text())
+    assert manifest["status"] == "valid" and manifest["counts"]["memories"]["per_namespace"] == old["expected"]
+    assert manifest["adopted"]["source"] == str(old["root"] / "daily" / GOOD)
+    sources = {f["name"]: f for f in manifest["adopted"]["files"]}
+    dump = sources[f"postgres/mem0_{GOOD}.sql.gz"]
+    assert dump["sha256"] == old["digests"][dump["path"]][0] and dump["stored_as"] == "hardlink"
+    assert manifest["parts"]["neo4j"]["absent"].startswith("an old-layout Neo4j tar is not yet adopted")
+    assert manifest["parts"]["postgres"]["present"]
+    # the originals: byte-identical, same mode; no throwaway database left
+    assert oldsets.file_digests(old["root"] / "daily", old["other"]) == old["digests"]
+    assert throwaway_databases(stack) == []
+
+
+def test_a_second_adoption_changes_nothing(stack, old, adopted):
+    report = adopt(stack, old)
+    assert report["rc"] == 0, report["raw"][-3000:]
+    assert changed(stack, report) == 0
+    text = summary(report)
+    assert f"/{GOOD}): already adopted (ADOPTED)" in text and f"/{EMPTY}): already adopted (QUARANTINED)" in text
+
+
+def test_the_adopted_set_is_refused_for_its_dims_then_restored_with_the_override(stack, old, adopted):
+    args = ("-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={GOOD}", "-e", "restore_parts=[postgres]")
+    report = run(stack, "restore.yml", *args)
+    assert report["rc"] != 0
+    text = " ".join(role_task(report, "restore", "Stop, saying what failed and what state the stack is in")["msg"])
+    assert "1536-dim" in text and "restore_force_dims=true" in text and "reembed.yml" in text, text
+    assert memory_state(stack)["per_namespace"] == SEEDED
+    started = time.monotonic()
+    report = run(stack, "restore.yml", *args, "-e", "restore_force_dims=true")
+    seconds = time.monotonic() - started
+    restored = memory_state(stack)["per_namespace"]
+    with oldsets.connect(stack) as conn, conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT vector_dims(vector) FROM memories")
+        dims = cur.fetchall()
+    if report["rc"] == 0:  # put the seeded data back from the safety backup the restore took (a failure rolled back)
+        lines = role_task(report, "restore", "Report")["msg"]
+        safety = next(line.split("safety backup: ", 1)[1].split()[0] for line in lines if "safety backup: " in line)
+        put_back = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={safety}",
+                       "-e", "restore_parts=[postgres]", "-e", "restore_safety_backup=false")
+        assert put_back["rc"] == 0, put_back["raw"][-3000:]
+    assert report["rc"] == 0, report["raw"][-4000:]
+    assert restored == old["expected"] and dims == [(1536,)]
+    assert memory_state(stack)["per_namespace"] == SEEDED
+    print(f"restore of the adopted set: {seconds:.1f} s")

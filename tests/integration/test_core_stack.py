@@ -4,7 +4,9 @@ checks its health, restores and plans a reset without errors or empty parts.
 The core stack is a third copy of the lab, for this file only (module-scoped, brought up with lab.yml from the lab's
 existing images and removed at the end): the inventory's services are postgres, embedder and mem0 only (no neo4j key,
 no openmemory_* keys, mem0 does not depend on neo4j), containers ``*_core``, ports 6xxxx, database ``mem0_core``,
-everything else under a temporary directory, alerts to its own fake Bot API. The lab playbook seeds it with the
+everything else under a temporary directory, alerts to its own fake Bot API. Its PostgreSQL authenticates 127.0.0.1
+as the official image does (trust), where the lab asks for the password: every test here also proves the tools work
+with that. The lab playbook seeds it with the
 incident's memories (no graph). The oracle is a direct SQL query against its database, never the manifest alone.
 """
 
@@ -54,6 +56,8 @@ def core_inventory(base: Path, api_url: str, token: str) -> Path:
         service["container"] = service["container"].replace("_lab", "_" + NAME)
         service.update(PORTS[name])
     services["postgres"]["database"] = "mem0_" + NAME
+    # PostgreSQL as the official image runs it: TCP logins from 127.0.0.1 trusted (the lab asks for the password)
+    del services["postgres"]["env"]["POSTGRES_LOOPBACK_AUTH"]
     stack["alerting"].update(api_url=api_url, bot_token=token, state_dir=str(root / "alerts"), cooldown=0)
     stack["monitoring"].update(dir=str(root / "monitoring"), textfile_dir=str(root / "monitoring" / "textfile"))
     stack["schedule"].update(dir=str(root / "schedule"), log_dir=str(root / "schedule" / "log"))
@@ -159,6 +163,25 @@ def test_restore_puts_a_deleted_namespace_back(core, core_set):
     lines = role_task(report, "restore", "Report")["msg"]
     assert lines[0].startswith("mem0 restore into stack %s" % NAME) and ": DONE in " in lines[0], lines
     assert "  graph: nothing to restore: stack core has no Neo4j service and the set holds no graph" in lines
+    assert_no_secret(report["raw"], stack_secrets(core))
+
+
+def test_preflight_says_its_login_did_not_prove_the_password_where_loopback_is_trusted(core):
+    """The official image's pg_hba trusts 127.0.0.1: a wrong password gets in (the oracle: psycopg2 directly), so
+    preflight's login proves the user and database only; it passes and says so (on the lab, test_preflight)."""
+    import psycopg2
+
+    svc = core["services"]["postgres"]
+    psycopg2.connect(host=svc["host"], port=svc["port"], user=svc["user"], password="not-" + svc["password"],
+                     dbname=svc["database"], connect_timeout=10).close()
+    report = run_playbook("preflight.yml", inventory=core["test_inventory"])
+    assert report["rc"] == 0, report["raw"][-3000:]
+    msg = task_result(report, "Report the preflight result", NAME)["msg"]
+    assert msg[0].startswith("preflight: the stack agrees with the inventory"), msg
+    assert msg[1:] == ["warning: postgres: %s:%d lets %s in with a wrong password too (pg_hba trust for this client "
+                       "address, as the official image sets for 127.0.0.1 inside its container): the login proved the "
+                       "user and the database, not the inventory password; mem0 and OpenMemory connecting (health) "
+                       "prove it" % (svc["host"], svc["port"], svc["user"])], msg
     assert_no_secret(report["raw"], stack_secrets(core))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg2
 import pytest
 
 from .labkit import inventory_copy, run_playbook, task_result
@@ -16,7 +17,14 @@ def test_preflight_passes_on_the_lab(pg, stack):
     with app_database(pg, overrides(model + ":latest", dims, stack["embedding"]["provider"])):
         report = run_playbook("preflight.yml")
     assert report["rc"] == 0, report["raw"][-2000:]
-    assert "agrees with the inventory" in task_result(report, "Report the preflight result")["msg"]
+    msg = task_result(report, "Report the preflight result")["msg"]
+    assert isinstance(msg, str) and "agrees with the inventory" in msg, msg
+    # the lab asks the host for the password (its inventory sets POSTGRES_LOOPBACK_AUTH): the login proved it
+    assert "wrong password" not in msg
+    svc = stack["services"]["postgres"]
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(host=svc["host"], port=svc["port"], user=svc["user"], password="not-" + svc["password"],
+                         dbname=svc["database"], connect_timeout=10).close()
 
 
 def test_preflight_names_the_embedder_the_upstream_server_overrides(pg, stack):

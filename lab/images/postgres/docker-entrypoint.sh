@@ -10,10 +10,17 @@
 #   PGPORT                   TCP port and socket name (default: 5432); clients inside the
 #                            container (docker exec psql / pg_dump) read the same variable
 #   POSTGRES_LISTEN_ADDRESS  listen_addresses (default: 127.0.0.1; the lab uses host networking)
-#   POSTGRES_HOST_AUTH_METHOD  pg_hba method for TCP (default: scram-sha-256)
+#   POSTGRES_HOST_AUTH_METHOD  pg_hba method for TCP from other hosts (default: scram-sha-256)
+#   POSTGRES_LOOPBACK_AUTH   pg_hba method for TCP from 127.0.0.1 and ::1 (default: trust, as the
+#                            official postgres and pgvector/pgvector images leave initdb's default;
+#                            there only clients inside the container come from loopback, a published
+#                            port's clients come from the engine's gateway). With host networking the
+#                            host's clients come from loopback too: the lab inventory sets
+#                            scram-sha-256 so that the lab asks the host for a password as the Mac does.
 #   POSTGRES_INITDB_ARGS     extra initdb arguments (shell words)
 #
-# On an empty PGDATA: initdb (local socket trust, TCP $POSTGRES_HOST_AUTH_METHOD), create
+# On an empty PGDATA: initdb (local socket trust, loopback TCP $POSTGRES_LOOPBACK_AUTH, other TCP
+# $POSTGRES_HOST_AUTH_METHOD), create
 # POSTGRES_DB, run /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz against a socket-only temporary
 # server, stop it. Then (and on a non-empty PGDATA directly) exec postgres in the foreground, so the
 # stop signal reaches the postmaster. `docker run IMAGE -c name=value ...` appends settings.
@@ -48,6 +55,7 @@ setup_env() {
 	export PGPORT="${PGPORT:-5432}"
 	export POSTGRES_LISTEN_ADDRESS="${POSTGRES_LISTEN_ADDRESS:-127.0.0.1}"
 	export POSTGRES_HOST_AUTH_METHOD="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
+	export POSTGRES_LOOPBACK_AUTH="${POSTGRES_LOOPBACK_AUTH:-trust}"
 	if ! [[ "$PGPORT" =~ ^[0-9]+$ ]] || [ "$PGPORT" -lt 1 ] || [ "$PGPORT" -gt 65535 ]; then
 		die "PGPORT must be a port number, got '$PGPORT'"
 	fi
@@ -84,10 +92,11 @@ init_cluster() {
 		die "$PGDATA has no PG_VERSION but is not empty; refusing to initialise over it"
 	fi
 	[ "$POSTGRES_HOST_AUTH_METHOD" = trust ] && log "warning: POSTGRES_HOST_AUTH_METHOD=trust: TCP logins need no password"
+	[ "$POSTGRES_LOOPBACK_AUTH" = trust ] && log "note: POSTGRES_LOOPBACK_AUTH=trust (the official image's behaviour): TCP logins from 127.0.0.1 need no password"
 
 	log "initialising $PGDATA (superuser '$POSTGRES_USER', database '$POSTGRES_DB')"
 	# shellcheck disable=SC2016  # expanded later by eval, so the password never reaches a command line
-	local initdb='initdb --username="$POSTGRES_USER" --auth-local=trust --auth-host="$POSTGRES_HOST_AUTH_METHOD"'
+	local initdb='initdb --username="$POSTGRES_USER" --auth-local=trust --auth-host="$POSTGRES_LOOPBACK_AUTH"'
 	if [ -n "$POSTGRES_PASSWORD" ]; then
 		# <(printf ...) with the printf builtin: the password only ever travels through a pipe
 		# shellcheck disable=SC2016
@@ -96,8 +105,8 @@ init_cluster() {
 	eval "$initdb ${POSTGRES_INITDB_ARGS:-}"
 	: > "$PGDATA/$INCOMPLETE_MARK"
 
-	# initdb covers 127.0.0.1/::1; like the official image also accept other hosts (when
-	# POSTGRES_LISTEN_ADDRESS is widened) with the same method
+	# initdb's --auth-host covers 127.0.0.1/::1; like the official image accept other hosts (when
+	# POSTGRES_LISTEN_ADDRESS is widened, or a published port's clients) with POSTGRES_HOST_AUTH_METHOD
 	printf '\nhost all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD" >> "$PGDATA/pg_hba.conf"
 
 	# temporary server on the unix socket only: nothing can connect over TCP meanwhile,

@@ -28,8 +28,10 @@ wait_healthy() {
 q() { PGPASSWORD="$PW" psql -X -h 127.0.0.1 -p "$PORT" -U smoke -d smokedb -v ON_ERROR_STOP=1 -Atq "$@"; }
 
 printf 'POSTGRES_PASSWORD=%s\n' "$PW" > "$ENVF"
+# host networking: the host's psql comes from 127.0.0.1, which the image trusts by default (as the official
+# image does); scram-sha-256 there makes the host prove its password, as a published port's clients do
 docker run -d --name "$NAME" --network host -e POSTGRES_USER=smoke -e POSTGRES_DB=smokedb \
-	-e PGPORT="$PORT" --env-file "$ENVF" -v "$DIR:/var/lib/postgresql/data" "$IMAGE" >/dev/null
+	-e POSTGRES_LOOPBACK_AUTH=scram-sha-256 -e PGPORT="$PORT" --env-file "$ENVF" -v "$DIR:/var/lib/postgresql/data" "$IMAGE" >/dev/null
 wait_healthy; ok "healthy after first start"
 
 [ "$(q -c 'select current_user')" = smoke ] && ok "scram login over TCP"

@@ -76,6 +76,9 @@ def ran(argv, env=None):
     (['drill'], ['-i', INVENTORY, 'mem0ops.stack.drill']),
     (['drill', '--set', '20261122_023000'],
      ['-i', INVENTORY, 'mem0ops.stack.drill', '-e', 'drill_set=20261122_023000']),
+    (['adopt', '--check'], ['-i', INVENTORY, 'mem0ops.stack.adopt', '--check']),
+    (['adopt', '--path', '/Volumes/NAS/mem0-backups'],
+     ['-i', INVENTORY, 'mem0ops.stack.adopt', '-e', 'adopt_path=/Volumes/NAS/mem0-backups']),
 ], ids=lambda value: ' '.join(value) if isinstance(value, list) and value[0] != '-i' else None)
 def test_each_subcommand_is_one_playbook_run_by_fqcn(argv, expected):
     assert ran(argv) == expected

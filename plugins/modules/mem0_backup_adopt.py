@@ -228,7 +228,7 @@ class Adoption:
         self.results["database"] = database
         sql = os.path.join(partial, adopt.SOURCE_DIR, found["files"]["postgres"])
         started = time.monotonic()
-        rc, err = self.run_load(sql, mf.sha256_file(sql), database)
+        rc, err = self.run_load(sql, adopt.pg_sha256(record["files"]), database)
         seconds = round(time.monotonic() - started, 3)
         record["load"] = {"database": database, "seconds": seconds, "on_error_stop": True, "single_transaction": True,
                           "left_out": "ownership and privilege statements (ALTER ... OWNER TO, GRANT, REVOKE)"}

@@ -156,7 +156,7 @@ def test_the_adopted_set_is_refused_for_its_dims_then_restored_with_the_override
         lines = role_task(report, "restore", "Report")["msg"]
         safety = next(line.split("safety backup: ", 1)[1].split()[0] for line in lines if "safety backup: " in line)
         put_back = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={safety}",
-                       "-e", "restore_parts=[postgres]", "-e", "restore_safety_backup=false")
+                       "-e", "restore_parts=[postgres]", "-e", "restore_safety_backup=false", "-e", "restore_smoke=false")
         assert put_back["rc"] == 0, put_back["raw"][-3000:]
     assert report["rc"] == 0, report["raw"][-4000:]
     assert restored == old["expected"] and dims == [(1536,)]

@@ -106,6 +106,17 @@ def test_drill_check_mode_starts_nothing(stack, fresh_set):
     assert_no_secret(stack, report)
 
 
+def test_an_offset_past_the_last_port_stops_the_drill_before_anything_starts(stack, fresh_set):
+    before_lab = lab_containers(stack)
+    report = run_playbook("drill.yml", "-e", "drill_port_offset=60000")
+    assert report["rc"] != 0
+    bolt = stack["services"]["neo4j"]["bolt_port"] + 60000
+    assert ("the throwaway port(s) %d, %d (the inventory's ports plus drill_port_offset=60000) are not port numbers "
+            "(1-65535); nothing was started" % (stack["services"]["neo4j"]["http_port"] + 60000, bolt)) in report["raw"]
+    assert not ran(report, "Start the throwaway PostgreSQL")
+    assert drill_containers() == [] and lab_containers(stack) == before_lab
+
+
 def test_drill_restores_counts_and_searches_then_removes_everything(stack, fresh_set):
     assert drill_containers() == []
     before_lab = lab_containers(stack)

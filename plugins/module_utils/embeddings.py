@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 # The dimension each model really returns (not what a client library assumes: mem0 defaults to 1536
@@ -77,3 +78,29 @@ def returned_dims(provider, model, configured=None):
             and normalise_model(model) in SHORTENABLE_MODELS):
         return configured
     return native
+
+
+def embedder_config(embedding, api_key=None):
+    """The ``embedder`` section of mem0's config for the inventory's mem0_stack.embedding."""
+    provider = embedding.get("provider") or "ollama"
+    config = {"model": embedding.get("model"), "embedding_dims": int(embedding["dims"])}
+    base_url = embedding.get("base_url")
+    if base_url and provider == "ollama":
+        config["ollama_base_url"] = base_url
+    elif base_url and provider in ("openai", "lmstudio"):
+        config["%s_base_url" % provider] = base_url
+    if api_key:
+        config["api_key"] = api_key
+    return {"provider": provider, "config": dict((k, v) for k, v in config.items() if v is not None)}
+
+
+def mem0_embedder(embedding, api_key=None):
+    """mem0's own embedder for the inventory's mem0_stack.embedding (the class and the calls mem0's server makes, so
+    a vector computed here is the one mem0 would store): ``embed_batch(texts, "add")`` returns one vector per text.
+    Needs the mem0ai library; telemetry stays off."""
+    os.environ["MEM0_TELEMETRY"] = "false"  # read by mem0 at import time
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from mem0.utils.factory import EmbedderFactory  # pylint: disable=import-outside-toplevel
+
+    section = embedder_config(embedding, api_key)
+    return EmbedderFactory.create(section["provider"], section["config"], None)

@@ -271,6 +271,16 @@ class PostgresClient:
         rows = self.query(sql, params)
         return next(iter(rows[0].values())) if rows else None
 
+    def copy_in(self, sql: str, stream) -> None:
+        """COPY ... FROM STDIN with the data read from a file object (over TCP only)."""
+        if self.via != "tcp":
+            raise PostgresError("COPY FROM STDIN needs connect_via=tcp")
+        try:
+            with self._conn.cursor() as cur:
+                cur.copy_expert(sql, stream)
+        except psycopg2.Error as exc:
+            raise PostgresError("COPY failed: %s" % str(exc).strip())
+
     # --- facts ------------------------------------------------------------------------------
     def server_facts(self) -> dict:
         row = self.query(

@@ -129,6 +129,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import embedder_config
 from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import collection_argument_spec
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import login_argument_spec, quote_ident
 
@@ -144,20 +145,6 @@ SHOWN = 80
 def shorten(text, length=SHOWN):
     text = " ".join(str(text or "").split())
     return text if len(text) <= length else text[:length - 3] + "..."
-
-
-def embedder_config(embedding, api_key=None):
-    """The ``embedder`` section of mem0's config for the inventory's mem0_stack.embedding."""
-    provider = embedding.get("provider") or "ollama"
-    config = {"model": embedding.get("model"), "embedding_dims": int(embedding["dims"])}
-    base_url = embedding.get("base_url")
-    if base_url and provider == "ollama":
-        config["ollama_base_url"] = base_url
-    elif base_url and provider in ("openai", "lmstudio"):
-        config["%s_base_url" % provider] = base_url
-    if api_key:
-        config["api_key"] = api_key
-    return {"provider": provider, "config": dict((k, v) for k, v in config.items() if v is not None)}
 
 
 def llm_config(embedding):

@@ -79,6 +79,12 @@ def ran(argv, env=None):
     (['adopt', '--check'], ['-i', INVENTORY, 'mem0ops.stack.adopt', '--check']),
     (['adopt', '--path', '/Volumes/NAS/mem0-backups'],
      ['-i', INVENTORY, 'mem0ops.stack.adopt', '-e', 'adopt_path=/Volumes/NAS/mem0-backups']),
+    (['reembed', '--check'], ['-i', INVENTORY, 'mem0ops.stack.reembed', '--check']),
+    (['reembed', '--confirm', 'prd'], ['-i', INVENTORY, 'mem0ops.stack.reembed', '-e', 'reembed_confirm=prd']),
+    (['reembed', '--confirm', 'prd', '--drop', 'memories_old_1536_20261203_023000', '--drop', 'mem0migrations_old_1536_x'],
+     ['-i', INVENTORY, 'mem0ops.stack.reembed', '-e',
+      '{"reembed_drop": ["memories_old_1536_20261203_023000", "mem0migrations_old_1536_x"]}',
+      '-e', 'reembed_confirm=prd']),
 ], ids=lambda value: ' '.join(value) if isinstance(value, list) and value[0] != '-i' else None)
 def test_each_subcommand_is_one_playbook_run_by_fqcn(argv, expected):
     assert ran(argv) == expected
@@ -105,7 +111,7 @@ def test_no_inventory_runs_nothing():
     assert 'MEM0OPS_INVENTORY' in err
 
 
-@pytest.mark.parametrize('command', ['restore', 'reset'])
+@pytest.mark.parametrize('command', ['restore', 'reset', 'reembed'])
 def test_a_destructive_run_without_confirm_is_refused(command):
     for argv in ([command], [command, '--set', '20261122_023000'] if command == 'restore' else [command, '-v']):
         status, printed, err, commands = invoke(argv)

@@ -5,7 +5,8 @@
 # Every figure is the median of BENCH_RUNS runs, each the wall clock of one process from start to exit, ours and the
 # anchors alike; BENCH_COUNT_ROWS=0 skips the count. Works in scratch databases (mem0ops_bench*) of the lab's
 # PostgreSQL, dropped at the end; writes .build/bench/results.json, results.md and bench.png, and prints the table
-# with every target's verdict. See tests/bench/bench_backup.py.
+# with every target's verdict. See tests/bench/bench_backup.py. Then the re-embedding against the embedder's own batch
+# throughput and its downtime part (tests/bench/bench_reembed.py, BENCH_REEMBED_ROWS, default 20000).
 # Including this file does not change the including Makefile's default goal.
 
 BENCH_DEFAULT_GOAL := $(.DEFAULT_GOAL)
@@ -35,5 +36,6 @@ bench: lab bench-venv
 		BENCH_SKIP="$(BENCH_SKIP)" BENCH_DIMS="$(BENCH_DIMS)" BENCH_JOBS="$(BENCH_JOBS)" BENCH_WORKERS="$(BENCH_WORKERS)" \
 		BENCH_COUNT_ROWS="$(BENCH_COUNT_ROWS)" BENCH_COUNT_DIMS="$(BENCH_COUNT_DIMS)" \
 		$(abspath $(PY)) -m tests.bench.bench_backup
+	cd $(BENCH_ROOT) && ANSIBLE_CONFIG=$(BENCH_ROOT)/ansible.cfg BENCH_RUNS="$(BENCH_RUNS)" $(abspath $(PY)) -m tests.bench.bench_reembed
 
 .DEFAULT_GOAL := $(BENCH_DEFAULT_GOAL)

@@ -400,7 +400,10 @@ class Reembedder:
     # --- the swap ------------------------------------------------------------------------------------------------
     def swap_statements(self, tables: list, stamp: str) -> tuple:
         """The statements of one transaction that swap every table with its journal, and what each is renamed to."""
-        statements = ["SET LOCAL lock_timeout = '%s'" % SWAP_LOCK_TIMEOUT]
+        # Every table locked first, in one order, before any index is renamed (an index rename locks its table after
+        # the index: with a concurrent ANALYZE that order deadlocked).
+        locked = ", ".join(quote_ident(name) for table in tables for name in (table, journal_name(table)))
+        statements = ["SET LOCAL lock_timeout = '%s'" % SWAP_LOCK_TIMEOUT, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE" % locked]
         renamed = []
         for table in tables:
             journal = journal_name(table)

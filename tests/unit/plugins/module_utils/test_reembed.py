@@ -115,7 +115,8 @@ def test_swap_is_one_transaction_with_indexes_renamed():
     assert len(client.executed) == 1
     sql = client.executed[0]
     assert sql.startswith("BEGIN; SET LOCAL lock_timeout") and sql.endswith("; COMMIT")
-    order = ['ALTER INDEX "memories_hnsw_idx" RENAME TO "memories_old_768_20261203_023000_hnsw_idx"',
+    order = ['LOCK TABLE "memories", "memories_reembed" IN ACCESS EXCLUSIVE MODE',
+             'ALTER INDEX "memories_hnsw_idx" RENAME TO "memories_old_768_20261203_023000_hnsw_idx"',
              'ALTER TABLE "memories" RENAME TO "memories_old_768_20261203_023000"',
              'ALTER INDEX "memories_reembed_hnsw_idx" RENAME TO "memories_hnsw_idx"',
              'ALTER INDEX "memories_reembed_pkey" RENAME TO "memories_pkey"',

@@ -6,7 +6,9 @@
 # anchors alike; BENCH_COUNT_ROWS=0 skips the count. Works in scratch databases (mem0ops_bench*) of the lab's
 # PostgreSQL, dropped at the end; writes .build/bench/results.json, results.md and bench.png, and prints the table
 # with every target's verdict. See tests/bench/bench_backup.py. Then the re-embedding against the embedder's own batch
-# throughput and its downtime part (tests/bench/bench_reembed.py, BENCH_REEMBED_ROWS, default 20000).
+# throughput and its downtime part (tests/bench/bench_reembed.py, BENCH_REEMBED_ROWS, default 20000), and the adoption
+# of an old script's set against gunzip | psql of the same file (tests/bench/bench_adopt.py, BENCH_ADOPT_MEMORIES,
+# default 20000; the old set is cached in .build/bench).
 # Including this file does not change the including Makefile's default goal.
 
 BENCH_DEFAULT_GOAL := $(.DEFAULT_GOAL)
@@ -37,5 +39,6 @@ bench: lab bench-venv
 		BENCH_COUNT_ROWS="$(BENCH_COUNT_ROWS)" BENCH_COUNT_DIMS="$(BENCH_COUNT_DIMS)" \
 		$(abspath $(PY)) -m tests.bench.bench_backup
 	cd $(BENCH_ROOT) && ANSIBLE_CONFIG=$(BENCH_ROOT)/ansible.cfg BENCH_RUNS="$(BENCH_RUNS)" $(abspath $(PY)) -m tests.bench.bench_reembed
+	cd $(BENCH_ROOT) && ANSIBLE_CONFIG=$(BENCH_ROOT)/ansible.cfg BENCH_RUNS="$(BENCH_RUNS)" $(abspath $(PY)) -m tests.bench.bench_adopt
 
 .DEFAULT_GOAL := $(BENCH_DEFAULT_GOAL)

@@ -24,16 +24,11 @@ help:
 # (requirements.txt), in a virtualenv of PYTHON: the one Python of the toolchain (ansible-core 2.21 needs 3.12 or
 # later on the controller). ansible-test's sanity runs on the same version (ANSIBLE_TEST_PYTHON, mk/gates.mk). A venv
 # of another Python (an older toolchain's) is recreated.
-# Default: the first of python3.12, python3.13 and pyenv's installed 3.12+ that runs (pyenv's shims exist for every
-# installed version but run only those pyenv has selected).
-ifndef PYTHON
-PYTHON := $(firstword $(foreach p,python3.12 python3.13 $(sort $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)),\
-	$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && echo $(p))))
-endif
+PYTHON ?= python3.12
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 || { \
-		echo "make venv: no Python 3.12 or later (PYTHON=$(PYTHON); looked for python3.12, python3.13 and pyenv's 3.12+), which the toolchain needs (ansible-core 2.21)." >&2; \
+		echo "make venv: PYTHON=$(PYTHON) does not run a Python 3.12 or later, which the toolchain needs (ansible-core 2.21)." >&2; \
 		echo "  Fix: install one (macOS: brew install python@3.12; pyenv: pyenv install 3.12, and with pyenv's shims make" >&2; \
 		echo "  it visible, e.g. pyenv global <your default> 3.12.1), or name it: make venv PYTHON=/path/to/python3.12" >&2; \
 		exit 1; }

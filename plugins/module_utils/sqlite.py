@@ -126,9 +126,7 @@ def plan_backup(candidates: list) -> tuple:
 def backup_databases(dest_dir: str, candidates: list) -> dict:
     """Copy every candidate that is an SQLite database into dest_dir and write dest_dir/manifest.json.
 
-    Returns {files, not_sqlite, duration_seconds} (not_sqlite: the candidates passed over, "skipped" in the manifest; a
-    module result cannot use that key, which Ansible reads as the task's status); raises SqliteBackupError naming the
-    database that failed.
+    Returns {files, skipped, duration_seconds}; raises SqliteBackupError naming the database that failed.
     """
     started = time.monotonic()
     os.makedirs(dest_dir, mode=0o700, exist_ok=True)
@@ -151,4 +149,4 @@ def backup_databases(dest_dir: str, candidates: list) -> dict:
     })
     write_json_atomic(os.path.join(dest_dir, MANIFEST_NAME), manifest)
     fsync_dir(dest_dir)
-    return {"files": files, "not_sqlite": skipped, "duration_seconds": manifest["duration_seconds"]}
+    return {"files": files, "skipped": skipped, "duration_seconds": manifest["duration_seconds"]}

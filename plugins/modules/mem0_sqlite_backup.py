@@ -17,7 +17,7 @@ description:
   - Each copy is checked with C(PRAGMA integrity_check), its tables are counted, and it is written under a temporary
     name and renamed. O(dest)C(/manifest.json) (format C(mem0ops.manifest/1), kind C(sqlite_backup)) lists every copy
     with its size and sha256.
-  - Candidates that do not exist or are not SQLite files are passed over and listed in RV(not_sqlite). A candidate named
+  - Candidates that do not exist or are not SQLite files are skipped and listed in RV(skipped). A candidate named
     twice (also through a symbolic link) is copied once; two databases with the same file name get the name of
     their directory as a prefix.
 author: mem0ops engineers (@mem0ops)
@@ -74,10 +74,8 @@ planned:
   type: list
   elements: dict
   sample: [{source: /var/lib/mem0ops-lab/data/data/history.db, name: history.db}]
-not_sqlite:
-  description:
-    - The candidates that do not exist or are not SQLite databases (named C(skipped) in the manifest).
-    - Not C(skipped), which Ansible reads as the task's own status.
+skipped:
+  description: The candidates that do not exist or are not SQLite databases.
   returned: always
   type: list
   elements: str
@@ -103,9 +101,9 @@ def main():
         ),
         supports_check_mode=True,
     )
-    planned, not_sqlite = plan_backup(module.params['candidates'])
+    planned, skipped = plan_backup(module.params['candidates'])
     result = dict(changed=not module.check_mode, planned=[dict(source=source, name=name) for source, name in planned],
-                  not_sqlite=not_sqlite)
+                  skipped=skipped)
     if module.check_mode:
         module.exit_json(**result)
     try:

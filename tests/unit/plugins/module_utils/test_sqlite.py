@@ -99,8 +99,7 @@ def test_backup_module_check_mode_writes_nothing(tmp_path):
             mem0_sqlite_backup.main()
     assert exc.value.result['changed'] is False
     assert exc.value.result['planned'] == [{'source': str(tmp_path / 'history.db'), 'name': 'history.db'}]
-    assert exc.value.result['not_sqlite'] == [str(tmp_path / 'x.db')]
-    assert 'skipped' not in exc.value.result
+    assert exc.value.result['skipped'] == [str(tmp_path / 'x.db')]
     assert not (tmp_path / 'out').exists()
 
 

@@ -21,24 +21,10 @@ help:
 	@echo "make test   every check: lint, sanity, unit, integration on the lab, molecule; seconds per stage at the end"
 
 # The developer toolchain (requirements-dev.txt), which includes the collection's runtime requirements
-# (requirements.txt), in a virtualenv of PYTHON: the one Python of the toolchain (ansible-core 2.21 needs 3.12 or
-# later on the controller). ansible-test's sanity runs on the same version (ANSIBLE_TEST_PYTHON, mk/gates.mk). A venv
-# of another Python (an older toolchain's) is recreated.
-PYTHON ?= python3.12
+# (requirements.txt).
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 || { \
-		echo "make venv: PYTHON=$(PYTHON) does not run a Python 3.12 or later, which the toolchain needs (ansible-core 2.21)." >&2; \
-		echo "  Fix: install one (macOS: brew install python@3.12; pyenv: pyenv install 3.12, and with pyenv's shims make" >&2; \
-		echo "  it visible, e.g. pyenv global <your default> 3.12.1), or name it: make venv PYTHON=/path/to/python3.12" >&2; \
-		exit 1; }
-	@want=$$($(PYTHON) -c 'import sys; print(sys.version)'); have=$$($(VENV)/bin/python -c 'import sys; print(sys.version)' 2>/dev/null); \
-	if [ -n "$$have" ] && [ "$$have" != "$$want" ]; then \
-		echo "$(VENV) runs Python $${have%% *}, not $(PYTHON) ($${want%% *}): recreating it"; \
-		$(PYTHON) -m venv --clear $(VENV); \
-	else \
-		$(PYTHON) -m venv $(VENV); \
-	fi
+	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 

@@ -9,8 +9,7 @@ GATES_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 VENV ?= .venv
 PY ?= $(VENV)/bin/python
-# ansible-test's Python: the version of the venv's (PYTHON in the Makefile), read when sanity runs.
-ANSIBLE_TEST_PYTHON ?= $(shell $(GATES_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+ANSIBLE_TEST_PYTHON ?= 3.11
 
 GATES_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 GATES_VENV = $(abspath $(VENV))

@@ -13,6 +13,7 @@ own Python. The rest of the stack's SQLite handling (recognising, counting, onli
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import (
@@ -68,11 +69,11 @@ def answer(rc: int, out: bytes, err: bytes, where: str) -> dict:
     return data
 
 
-def prune_local(module, path: str, memory_ids, scope=None, delete: bool = True, python: str = "") -> dict:
-    """Run the program on this host (with ``python``, default this Python) through the module's run_command."""
-    rc, out, err = module.run_command([python or sys.executable, "-c", PROGRAM, request(path, memory_ids, scope, delete)],
-                                      encoding=None)
-    return answer(rc, out, err, "on the host")
+def prune_local(path: str, memory_ids, scope=None, delete: bool = True, python: str = "") -> dict:
+    """Run the program on this host (with ``python``, default this Python)."""
+    proc = subprocess.run([python or sys.executable, "-c", PROGRAM, request(path, memory_ids, scope, delete)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    return answer(proc.returncode, proc.stdout, proc.stderr, "on the host")
 
 
 def prune_in_container(docker_host: str, container: str, path: str, memory_ids, scope=None, delete: bool = True,

@@ -143,7 +143,7 @@ def main():
             found = prune_in_container(p['docker_host'], p['container'], p['path'], p['memory_ids'], p['session_scope'],
                                        delete=delete, python=p['container_python'])
         else:
-            found = prune_local(module, p['path'], p['memory_ids'], p['session_scope'], delete=delete)
+            found = prune_local(p['path'], p['memory_ids'], p['session_scope'], delete=delete)
     except PruneError as exc:
         module.fail_json(msg='cannot prune %s: %s' % (p['path'], exc), **result)
     result.update(exists=bool(found.get('exists')), history=int(found.get('history') or 0),

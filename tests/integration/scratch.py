@@ -22,9 +22,12 @@ from .labkit import LAB_INVENTORY, FakeTelegram, load_stack, run_playbook, task_
 
 ENV_INVENTORY = "MEM0OPS_TEST_INVENTORY"
 NAME = "scratch"
-PORTS = {"postgres": {"port": 55433, "container_port": 55433}, "neo4j": {"http_port": 57475, "bolt_port": 57688},
-         "embedder": {"port": 51434}, "mem0": {"port": 58888}, "openmemory_mcp": {"port": 58765},
-         "openmemory_ui": {"port": 53000}}
+# Outside the kernel's ephemeral range (32768-60999): the lab run beside this one takes free ports there (port 0, and
+# every client connection), and once took a scratch service's port while a restore had it stopped (openmemory_ui:
+# "Address already in use"); outside 20000-29999 too, where test_neo4j_export starts its throwaway servers.
+PORTS = {"postgres": {"port": 31433, "container_port": 31433}, "neo4j": {"http_port": 31474, "bolt_port": 31687},
+         "embedder": {"port": 31434}, "mem0": {"port": 31888}, "openmemory_mcp": {"port": 31765},
+         "openmemory_ui": {"port": 31300}}
 CHAT_ID = "424242"
 # On a busy 2-core machine Neo4j has taken minutes to start.
 UP_TIMEOUT = int(os.environ.get("MEM0OPS_TEST_LAB_TIMEOUT", "1800"))

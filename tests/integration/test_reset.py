@@ -145,7 +145,9 @@ def snapshot(stack: dict) -> dict:
         # PostgreSQL rewrites its own bookkeeping (WAL, statistics) at any time: its databases' directories are what
         # a reset would drop.
         "postgres_databases": sorted(p.name for p in (pg_dir / "base").iterdir()),
-        "neo4j_data": listing(data_root / svc["neo4j"]["data_dir"]),
+        # Neo4j writes its store files at every checkpoint (sizes and mtimes change on their own) and rotates its
+        # transaction logs: its store files (the same inodes) are what a reset would wipe.
+        "neo4j_store": app_files(data_root / svc["neo4j"]["data_dir"] / "databases"),
         # The running apps write their own databases (OpenMemory logs every access): what a reset would do to them
         # is remove them, so their files (the same inodes) must all still be there.
         "app_data": {name: app_files(data_root / s["data_dir"]) for name, s in svc.items()

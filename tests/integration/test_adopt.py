@@ -1,5 +1,5 @@
-"""adopt.yml on the owner's old backups, then restore.yml of the adopted set: the incident's day one up to the
-re-embedding (playbooks/reembed.yml, tested on its own).
+"""adopt.yml on the owner's old backups, then restore.yml of the adopted set, then reembed.yml: the incident's day one
+(the re-embedding's own behaviours, resume and catch-up, are proven in test_reembed.py).
 
 The old sets are written here the way his old script wrote them (tests/integration/oldsets.py: ``pg_dump | gzip -9``
 of a mem0-1.x-shaped database with 1536-dim vectors, the seed's 1,968 memories in four namespaces, a mem0migrations
@@ -9,7 +9,8 @@ whose .sha256 does not match. The oracle is a direct SQL count of the database t
 sha256 of every original file before and after.
 
 The stack is the session's scratch stack (configured for 768 dims); the restore of the adopted set is refused with
-the way out, then forced, then the safety backup it took is put back, so the stack ends with its seeded data.
+the way out, then forced, then re-embedded with the stack's model (768) and searched through the mem0 API; then the
+safety backup the forced restore took is put back, so the stack ends with its seeded data.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -138,7 +140,11 @@ def test_a_second_adoption_changes_nothing(stack, old, adopted):
     assert f"/{GOOD}): already adopted (ADOPTED)" in text and f"/{EMPTY}): already adopted (QUARANTINED)" in text
 
 
-def test_the_adopted_set_is_refused_for_its_dims_then_restored_with_the_override(stack, old, adopted):
+def test_day_one_the_adopted_set_is_refused_for_its_dims_restored_with_the_override_then_reembedded(stack, old,
+                                                                                                     adopted):
+    """The incident's day one: the 1536-dim set is refused by a stack configured for 768 (with the way out), restored
+    anyway, then re-embedded with the stack's model; the memories per namespace are the fixture database's, and the
+    mem0 API finds a memory by its text. The stack ends with its seeded data (the forced restore's safety backup)."""
     args = ("-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={GOOD}", "-e", "restore_parts=[postgres]")
     report = run(stack, "restore.yml", *args)
     assert report["rc"] != 0
@@ -149,16 +155,63 @@ def test_the_adopted_set_is_refused_for_its_dims_then_restored_with_the_override
     report = run(stack, "restore.yml", *args, "-e", "restore_force_dims=true")
     seconds = time.monotonic() - started
     restored = memory_state(stack)["per_namespace"]
+    dims = vector_dims(stack)
+    reembedded = None
+    try:
+        if report["rc"] == 0:
+            reembedded = reembed(stack)
+    finally:
+        if report["rc"] == 0:  # put the seeded data back from the safety backup the restore took
+            lines = role_task(report, "restore", "Report")["msg"]
+            safety = next(line.split("safety backup: ", 1)[1].split()[0] for line in lines if "safety backup: " in line)
+            put_back = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e",
+                           f"restore_set={safety}", "-e", "restore_parts=[postgres]", "-e",
+                           "restore_safety_backup=false", "-e", "restore_smoke=false")
+            oldsets.sql(stack, ['DROP TABLE IF EXISTS "%s"' % table for table in kept_tables(stack)])
+            assert put_back["rc"] == 0, put_back["raw"][-3000:]
+    assert report["rc"] == 0, report["raw"][-4000:]
+    assert restored == old["expected"] and dims == [1536]
+    assert reembedded["rc"] == 0, reembedded["raw"][-4000:]
+    assert reembedded["dims"] == [stack["embedding"]["dims"]] == [768]
+    assert reembedded["per_namespace"] == old["expected"]
+    assert reembedded["memory_id"] in reembedded["found"], reembedded
+    assert memory_state(stack)["per_namespace"] == SEEDED and vector_dims(stack) == [768]
+    print(f"restore of the adopted set: {seconds:.1f} s; reembed.yml: {reembedded['seconds']:.1f} s")
+
+
+def vector_dims(stack) -> list:
     with oldsets.connect(stack) as conn, conn.cursor() as cur:
         cur.execute("SELECT DISTINCT vector_dims(vector) FROM memories")
-        dims = cur.fetchall()
-    if report["rc"] == 0:  # put the seeded data back from the safety backup the restore took (a failure rolled back)
-        lines = role_task(report, "restore", "Report")["msg"]
-        safety = next(line.split("safety backup: ", 1)[1].split()[0] for line in lines if "safety backup: " in line)
-        put_back = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={safety}",
-                       "-e", "restore_parts=[postgres]", "-e", "restore_safety_backup=false", "-e", "restore_smoke=false")
-        assert put_back["rc"] == 0, put_back["raw"][-3000:]
-    assert report["rc"] == 0, report["raw"][-4000:]
-    assert restored == old["expected"] and dims == [(1536,)]
-    assert memory_state(stack)["per_namespace"] == SEEDED
-    print(f"restore of the adopted set: {seconds:.1f} s")
+        return sorted(row[0] for row in cur.fetchall())
+
+
+def kept_tables(stack) -> list:
+    """The tables a re-embedding keeps (<table>_old_<dims>_<stamp>) or journals in (<table>_reembed)."""
+    with oldsets.connect(stack) as conn, conn.cursor() as cur:
+        cur.execute("SELECT relname FROM pg_class WHERE relkind = 'r' "
+                    "AND (relname LIKE '%\\_reembed' OR relname LIKE '%\\_old\\_%')")
+        return sorted(row[0] for row in cur.fetchall())
+
+
+def reembed(stack) -> dict:
+    """reembed.yml with the stack's model, then the oracle: the live table's dims and counts per namespace by SQL,
+    and a search through the mem0 API for one memory's own text."""
+    started = time.monotonic()
+    report = run(stack, "reembed.yml", "-e", f"reembed_confirm={stack['name']}")
+    result = dict(report, seconds=time.monotonic() - started, dims=vector_dims(stack),
+                  per_namespace=memory_state(stack)["per_namespace"])
+    if report["rc"] != 0:
+        return result
+    with oldsets.connect(stack) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id::text, payload->>'data', payload->>'user_id' FROM memories "
+                    "WHERE payload->>'data' = 'memory 17 of mark_carey/sap'")
+        memory_id, text, namespace = cur.fetchone()
+    svc = stack["services"]["mem0"]
+    request = urllib.request.Request(
+        "http://%s:%d/search" % (svc["host"], svc["port"]),
+        data=json.dumps({"query": text, "user_id": namespace, "top_k": 3}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer " + svc["api_key"]})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        found = json.load(answer)
+    results = found.get("results", []) if isinstance(found, dict) else found
+    return dict(result, memory_id=memory_id, found=[str(item["id"]) for item in results])

@@ -140,8 +140,7 @@ def test_a_second_adoption_changes_nothing(stack, old, adopted):
     assert f"/{GOOD}): already adopted (ADOPTED)" in text and f"/{EMPTY}): already adopted (QUARANTINED)" in text
 
 
-def test_day_one_the_adopted_set_is_refused_for_its_dims_restored_with_the_override_then_reembedded(stack, old,
-                                                                                                     adopted):
+def test_day_one_adopted_set_refused_for_its_dims_restored_anyway_then_reembedded(stack, old, adopted):
     """The incident's day one: the 1536-dim set is refused by a stack configured for 768 (with the way out), restored
     anyway, then re-embedded with the stack's model; the memories per namespace are the fixture database's, and the
     mem0 API finds a memory by its text. The stack ends with its seeded data (the forced restore's safety backup)."""

@@ -80,6 +80,19 @@ def returned_dims(provider, model, configured=None):
     return native
 
 
+def embedder_argument_spec() -> dict:
+    """The options of doc fragment mem0ops.stack.embedder: the inventory's embedding and a hosted embedder's key."""
+    return dict(
+        embedding=dict(type="dict", required=True, options=dict(
+            provider=dict(type="str", default="ollama"),
+            model=dict(type="str", required=True),
+            dims=dict(type="int", required=True),
+            base_url=dict(type="str"),
+        )),
+        embedder_api_key=dict(type="str", no_log=True),
+    )
+
+
 def embedder_config(embedding, api_key=None):
     """The ``embedder`` section of mem0's config for the inventory's mem0_stack.embedding."""
     provider = embedding.get("provider") or "ollama"

@@ -34,6 +34,7 @@ author: mem0ops engineers (@mem0ops)
 requirements:
   - The C(mem0ai) library (and C(ollama) for an Ollama embedder), C(psycopg2), and C(neo4j) with O(graph).
 extends_documentation_fragment:
+  - mem0ops.stack.embedder
   - mem0ops.stack.postgres
   - mem0ops.stack.postgres.collection
   - mem0ops.stack.neo4j
@@ -65,29 +66,6 @@ options:
     type: str
     choices: [plan, copy, swap, graph, drop]
     default: plan
-  embedding:
-    description: The inventory's C(mem0_stack.embedding) - the model re-embedded with.
-    type: dict
-    required: true
-    suboptions:
-      provider:
-        description: mem0's embedder provider.
-        type: str
-        default: ollama
-      model:
-        description: The embedding model.
-        type: str
-        required: true
-      dims:
-        description: The dimension the model returns (checked on every batch).
-        type: int
-        required: true
-      base_url:
-        description: The embedder's URL.
-        type: str
-  embedder_api_key:
-    description: The API key of a hosted embedder.
-    type: str
   namespace_prefix:
     description: Only namespaces that start with it are compared per namespace before the swap (all rows are still
       compared by id).
@@ -210,7 +188,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import neo4j as neo4j_utils
-from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import mem0_embedder
+from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import embedder_argument_spec, mem0_embedder
 from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import collection_argument_spec
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
     HAS_PSYCOPG2, PSYCOPG2_IMPORT_ERROR, PostgresClient, PostgresError, login_argument_spec)
@@ -335,17 +313,11 @@ class Runner:
 def argument_spec() -> dict:
     spec = login_argument_spec(required=("login_user", "login_password", "db"))
     spec.update(collection_argument_spec())
+    spec.update(embedder_argument_spec())
     spec.update(neo4j_utils.neo4j_argument_spec())
     spec.update(
         connect_timeout=dict(type="int", default=10),
         phase=dict(type="str", default="plan", choices=["plan", "copy", "swap", "graph", "drop"]),
-        embedding=dict(type="dict", required=True, options=dict(
-            provider=dict(type="str", default="ollama"),
-            model=dict(type="str", required=True),
-            dims=dict(type="int", required=True),
-            base_url=dict(type="str"),
-        )),
-        embedder_api_key=dict(type="str", no_log=True),
         namespace_prefix=dict(type="str"),
         batch_size=dict(type="int", default=128),
         sample_size=dict(type="int", default=32),

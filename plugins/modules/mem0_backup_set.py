@@ -122,8 +122,17 @@ options:
   max_drop_percent:
     description:
       - The largest drop of memories, or of graph nodes, since the last good set, in percent, that a good set may show.
+      - Also the largest fall of memories from the most a good set held in the last O(decline_window_days), so that a
+        slow loss in steps each below it (1968, 1080, 591, ...) is caught at its second step.
     type: float
     default: 50
+  decline_window_days:
+    description:
+      - The days before the new set whose good sets count for the slow-loss check of O(max_drop_percent); a set
+        finalised with O(accept=[drop]) starts a new window. V(0) turns the check off.
+      - Sets of the tier V(adopted) never count.
+    type: float
+    default: 7
   accept:
     description:
       - Changes a person has checked and accepts for this one set, so that it can become the new baseline.
@@ -438,7 +447,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 from ansible_collections.mem0ops.stack.plugins.module_utils.backup_set import (
     ADOPTED_TIER, KIND, MARKER, PART_KINDS, PARTS, STATUS_PLANNED, TIERS, SetError, dotted, final_path, good_description, human,
-    is_timestamp, keep_counts, latest_good, partial_path, percent, public, rotation_plan, scan, short, walk_files)
+    is_timestamp, keep_counts, latest_good, parse_timestamp, partial_path, percent, public, rotation_plan, scan, short,
+    walk_files)
 from ansible_collections.mem0ops.stack.plugins.module_utils.secrets import (
     env_secrets, env_variables, redact_file, secret_needles)
 
@@ -482,11 +492,35 @@ def fingerprint_changes(old: dict, new: dict) -> list:
     return changes
 
 
-def gate(current: dict, baseline, min_memories: int, max_drop_percent: float, accept=()) -> tuple:
+def decline_peak(sets: list, stamp: str, window_days: float, prefix):
+    """The high-water mark a slow decline is measured from: of the good sets (``sets`` newest first, adopted ones
+    apart) taken in the ``window_days`` before ``stamp``, the one holding the most memories under ``prefix``. It looks
+    no further back than the newest set whose drop a person accepted (``accept: [drop]``), which starts a new window.
+    None without a window or a good set in it."""
+    now = parse_timestamp(stamp) if window_days else None
+    best, most = None, -1
+    for entry in sets if now else ():
+        taken = parse_timestamp(entry["timestamp"])
+        if taken is None or taken > now or entry["tier"] == ADOPTED_TIER or entry["status"] != mf.STATUS_VALID:
+            continue
+        if (now - taken).total_seconds() > window_days * 86400:
+            break
+        data = entry.get("_manifest") or {}
+        held = selected(dotted(data, "counts.memories.per_namespace") or {}, prefix)
+        if held > most:
+            best, most = entry, held
+        if "drop" in (dotted(data, "gate.accept") or []):
+            break
+    return best
+
+
+def gate(current: dict, baseline, min_memories: int, max_drop_percent: float, accept=(), peak=None) -> tuple:
     """The problems of a set, the findings accepted instead, and the fingerprint changes.
 
     ``current`` and ``baseline`` hold ``per_namespace`` (memories per namespace), ``graph_nodes`` (None when the set
     has no graph) and ``identity``; ``baseline`` also ``label`` (tier/timestamp). ``current`` holds ``prefix``.
+    ``peak`` (a view like ``baseline``, also ``window_days``) is the set of the recent window holding the most
+    memories: a fall beyond ``max_drop_percent`` from it is a finding too, even when each step stayed below.
     """
     prefix = current.get("prefix")
     problems, accepted = [], []
@@ -513,6 +547,14 @@ def gate(current: dict, baseline, min_memories: int, max_drop_percent: float, ac
             if count and (not prefix or namespace.startswith(prefix)) and not current["per_namespace"].get(namespace):
                 finding("namespace %r held %d memories in the last good set %s and has none now"
                         % (namespace, count, label), "drop")
+    high = selected(peak["per_namespace"], prefix) if peak else 0
+    if high and now and peak["path"] != (baseline or {}).get("path"):
+        decline = (high - now) * 100.0 / high
+        if decline > max_drop_percent:
+            finding("memories declined %s%% in steps from %d in %s, the most a good set held in the last %s days, to "
+                    "%d%s, more than max_drop_percent %s%%: a slow loss that each step hid (the last good set %s "
+                    "holds %d)" % (percent(round(decline, 1)), high, peak["label"], percent(peak["window_days"]), now,
+                                   scope(prefix), percent(max_drop_percent), label, before), "drop")
     if baseline and baseline.get("graph_nodes") and current.get("graph_nodes") is not None:
         old_nodes, new_nodes = baseline["graph_nodes"], current["graph_nodes"]
         drop = (old_nodes - new_nodes) * 100.0 / old_nodes
@@ -577,7 +619,7 @@ class BackupSet:
             raise SetError("%s already exists: a set is never overwritten; use a new timestamp" % final)
         sets, dummy = scan(self.root, time.time())
         baseline = None if self.params["adopted"] else latest_good(sets, exclude_tiers=(ADOPTED_TIER,))
-        data = self.analyse(partial, baseline)
+        data = self.analyse(partial, baseline, self.peak_view(sets))
         self.results["changed"] = True
         if self.module._diff:
             self.results["diff"] = {"before": {"path": partial, "status": "partial"},
@@ -671,7 +713,17 @@ class BackupSet:
             counts["history"] = {name: db.get("tables") for name, db in (hist.get("databases") or {}).items()}
         return counts
 
-    def analyse(self, partial, baseline_entry):
+    def peak_view(self, sets):
+        """The baseline view of the decline's high-water mark (decline_peak), None for an adopted set."""
+        window = self.params["decline_window_days"]
+        prefix = self.params["namespace_prefix"]
+        entry = None if self.params["adopted"] else decline_peak(sets, self.params["timestamp"], window, prefix)
+        view = self.baseline_view(entry)
+        if view:
+            view["window_days"] = window
+        return view
+
+    def analyse(self, partial, baseline_entry, peak=None):
         problems = list(self.params["problems"])
         manifests = {part: self.part_manifest(partial, part, problems) for part in PART_KINDS}
         pg, neo, hist = manifests["postgres"], manifests["neo4j"], manifests["history"]
@@ -738,7 +790,7 @@ class BackupSet:
             problems.append("the set holds no PostgreSQL dump, so it holds no memories")
         else:
             gate_problems, accepted, changes = gate(current, baseline, self.params["min_memories"],
-                                                    self.params["max_drop_percent"], self.params["accept"])
+                                                    self.params["max_drop_percent"], self.params["accept"], peak)
         problems = gate_problems + problems
         data = mf.new_manifest(KIND)
         started = self.params["started_at"]
@@ -751,6 +803,7 @@ class BackupSet:
                                                     "timestamp": baseline_entry["timestamp"],
                                                     "memories": baseline["memories"], "graph_nodes": baseline["graph_nodes"]},
             gate={"min_memories": self.params["min_memories"], "max_drop_percent": self.params["max_drop_percent"],
+                  "decline_window_days": self.params["decline_window_days"],
                   "namespace_prefix": self.params["namespace_prefix"], "accept": list(self.params["accept"])},
             size_bytes=sum(f["size"] for f in files),
             duration_seconds=round(time.time() - started, 3) if started else None)
@@ -788,7 +841,8 @@ class BackupSet:
             current = {"per_namespace": counts["memories"]["per_namespace"], "prefix": self.params["namespace_prefix"],
                        "graph_nodes": counts["graph"]["nodes"], "identity": identity}
             problems, accepted, changes = gate(current, baseline, self.params["min_memories"],
-                                               self.params["max_drop_percent"], self.params["accept"])
+                                               self.params["max_drop_percent"], self.params["accept"],
+                                               self.peak_view(sets))
         parts = self.estimate(pg, neo, planned.get("files") or [], baseline, counts)
         self.mark_absent(parts)
         data = mf.new_manifest(KIND)
@@ -1008,6 +1062,7 @@ def main():
             namespace_prefix=dict(type="str"),
             min_memories=dict(type="int", default=1),
             max_drop_percent=dict(type="float", default=50),
+            decline_window_days=dict(type="float", default=7),
             accept=dict(type="list", elements="str", choices=["drop", "fingerprint"], default=[]),
             problems=dict(type="list", elements="str", default=[]),
             required_parts=dict(type="list", elements="str", choices=list(PARTS), default=["postgres"]),

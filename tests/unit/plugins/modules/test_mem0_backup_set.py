@@ -267,6 +267,42 @@ def test_incident_17_empty_daily_sets_are_quarantined_and_every_good_set_survive
     assert names(tmp_path, "daily") == [good[-1], stamp(23)]
 
 
+def one_namespace(count):
+    return {"namespaces": {"mark_carey/synovia": count}}
+
+
+def test_a_slow_loss_in_steps_below_the_threshold_is_caught_at_its_second_step(tmp_path):
+    """Issue 12, hole 5: 1968 -> 1080 -> 591 -> 323 in hourly steps of 45 %, each below max_drop_percent 50."""
+    series = [1968, 1080, 591, 323]
+    results = [backup(tmp_path, "hourly", stamp(0, hour), set_kwargs=one_namespace(n)) for hour, n in enumerate(series)]
+    assert [r["status"] for r in results] == ["valid", "valid", "quarantined", "quarantined"]
+    assert results[2]["problems"] == [
+        "memories declined 70%% in steps from 1968 in hourly/%s, the most a good set held in the last 7 days, to 591 "
+        "under 'mark_carey/', more than max_drop_percent 50%%: a slow loss that each step hid (the last good set "
+        "hourly/%s holds 1080)" % (stamp(0, 0), stamp(0, 1))]
+    assert results[2]["baseline"]["timestamp"] == stamp(0, 1)  # the step itself stayed below the threshold
+    # without the window, each set is compared with the last good one only, as before
+    off = tmp_path / "off"
+    assert [backup(off, "hourly", stamp(0, hour), set_kwargs=one_namespace(n), decline_window_days=0)["status"]
+            for hour, n in enumerate(series[:3])] == ["valid", "valid", "valid"]
+
+
+def test_an_accepted_drop_starts_a_new_window_and_old_sets_leave_it(tmp_path):
+    backup(tmp_path, "hourly", stamp(0, 0), set_kwargs=one_namespace(1968))
+    backup(tmp_path, "hourly", stamp(0, 1), set_kwargs=one_namespace(1080))
+    # the owner deleted memories on purpose and said so: the new high-water mark is this set
+    accepted = backup(tmp_path, "manual", stamp(0, 2), set_kwargs=one_namespace(591), accept=["drop"])
+    assert accepted["status"] == "valid" and "declined 70%" in accepted["accepted"][0]
+    assert backup(tmp_path, "hourly", stamp(0, 3), set_kwargs=one_namespace(323))["status"] == "valid"
+    later = backup(tmp_path, "hourly", stamp(0, 4), set_kwargs=one_namespace(177))
+    assert later["status"] == "quarantined" and "from 591 in manual/%s" % stamp(0, 2) in later["problems"][0]
+    # eight days on, the sets of day 0 are out of the window: 1200 -> 700 in a week is compared with 1200 only
+    window = tmp_path / "window"
+    backup(window, "daily", stamp(0), set_kwargs=one_namespace(1968))
+    backup(window, "daily", stamp(2), set_kwargs=one_namespace(1200))
+    assert backup(window, "daily", stamp(9), set_kwargs=one_namespace(700))["status"] == "valid"
+
+
 def test_quarantined_set_is_never_the_baseline(tmp_path):
     backup(tmp_path, "daily", stamp(0))
     backup(tmp_path, "daily", stamp(1), set_kwargs={"namespaces": {"mark_carey/sap": 10}})

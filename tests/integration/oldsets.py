@@ -95,8 +95,28 @@ def dump_gzip9(stack: dict, database: str, dest: Path) -> None:
                         svc["user"], database], stdout=handle, env=env, check=True)
 
 
-def write_set(root: Path, tier: str, stamp: str, dump: bytes, checksum: str | None = None, neo4j: bool = True) -> Path:
-    """An old set holding the given .sql.gz bytes; checksum "good" writes a matching .sha256, "bad" one that is not."""
+def live_neo4j_tar(stack: dict, dest: Path) -> dict:
+    """``tar czf`` of the stack's running Neo4j's directory (``neo4j/``, holding ``data/``, ``logs/``, ``import/``),
+    taken while it runs, as the owner's script took his (``tar czf ... -C /Users/kermit/mem0-data neo4j``); returns
+    the nodes and relationships counted by Cypher just before: the oracle."""
+    from neo4j import GraphDatabase
+
+    svc = stack["services"]["neo4j"]
+    with GraphDatabase.driver("bolt://%s:%s" % (svc["host"], svc["bolt_port"]), auth=(svc["user"], svc["password"])) as driver:
+        nodes = driver.execute_query("MATCH (n) RETURN count(n) AS n").records[0]["n"]
+        rels = driver.execute_query("MATCH ()-[r]->() RETURN count(r) AS n").records[0]["n"]
+    data = Path(stack["data_root"]) / svc["data_dir"]
+    top = data.parent
+    # exit 1: "file changed as we read it", what a tar of a live store gets
+    done = subprocess.run(["tar", "czf", str(dest), "-C", str(top.parent), top.name], capture_output=True, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return {"nodes": nodes, "relationships": rels, "prefix": "%s/%s" % (top.name, data.name)}
+
+
+def write_set(root: Path, tier: str, stamp: str, dump: bytes, checksum: str | None = None, neo4j: bool = True,
+              neo4j_tar: bytes | None = None) -> Path:
+    """An old set holding the given .sql.gz bytes; checksum "good" writes a matching .sha256, "bad" one that is not;
+    ``neo4j_tar`` the Neo4j tar's bytes (else a tar that holds no Neo4j store)."""
     base = root / tier / stamp
     path = base / "postgres" / ("mem0_%s.sql.gz" % stamp)
     path.parent.mkdir(parents=True)
@@ -112,7 +132,7 @@ def write_set(root: Path, tier: str, stamp: str, dump: bytes, checksum: str | No
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
         (base / "neo4j").mkdir()
-        (base / "neo4j" / ("mem0_neo4j_%s.tar.gz" % stamp)).write_bytes(gzip.compress(tar.getvalue(), 9))
+        (base / "neo4j" / ("mem0_neo4j_%s.tar.gz" % stamp)).write_bytes(neo4j_tar or gzip.compress(tar.getvalue(), 9))
     return base
 
 

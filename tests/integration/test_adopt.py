@@ -31,6 +31,8 @@ pytestmark = pytest.mark.integration
 
 GOOD, EMPTY, TRUNCATED, MISMATCH, EMPTY_WEEKLY = (
     "20260103_133102", "20260111_023000", "20260112_023000", "20260113_023000", "20260118_023000")
+# the good dump again, with a tar that holds no Neo4j store (the graph's "not started" case)
+NO_GRAPH = "20260104_023000"
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +60,17 @@ def old(stack, tmp_path_factory):
         for database, role in made:
             oldsets.drop(stack, database, role)
     good, empty = (work / "good.sql.gz").read_bytes(), (work / "empty.sql.gz").read_bytes()
-    sets = [oldsets.write_set(root, "daily", GOOD, good, checksum="good"),
+    graph = oldsets.live_neo4j_tar(stack, work / "neo4j.tar.gz")
+    sets = [oldsets.write_set(root, "daily", GOOD, good, checksum="good", neo4j_tar=(work / "neo4j.tar.gz").read_bytes()),
             oldsets.write_set(root, "daily", EMPTY, empty),
             oldsets.write_set(other, "daily", TRUNCATED, good[: len(good) // 2], neo4j=False),
             oldsets.write_set(other, "daily", MISMATCH, good, checksum="bad"),
-            oldsets.write_set(other, "weekly", EMPTY_WEEKLY, empty)]
+            oldsets.write_set(other, "weekly", EMPTY_WEEKLY, empty),
+            oldsets.write_set(other, "daily", NO_GRAPH, good)]
     print(f"old sets written in {time.monotonic() - started:.1f} s ({len(good)} bytes of .sql.gz for "
           f"{sum(expected.values())} memories)")
-    yield {"root": root, "other": other, "expected": expected, "digests": oldsets.file_digests(root / "daily", other)}
+    yield {"root": root, "other": other, "expected": expected, "digests": oldsets.file_digests(root / "daily", other),
+           "graph": graph}
     for path in sets[:2]:
         shutil.rmtree(path, ignore_errors=True)
     shutil.rmtree(root / "adopted", ignore_errors=True)
@@ -87,11 +92,16 @@ def test_check_lists_and_predicts_and_changes_nothing(stack, old):
     report = adopt(stack, old, "--check")
     assert report["rc"] == 0, report["raw"][-3000:]
     text = "\n".join(role_task(report, "adopt", "Report what was found and what adopting it would give")["msg"])
-    assert "5 set(s) found, 0 adopted, 5 to adopt" in text
+    assert "6 set(s) found, 0 adopted, 6 to adopt" in text
     assert f"daily/{GOOD} ({old['root']}/daily/{GOOD}): pending" in text
     assert "gzip ok, sha256 ok" in text and "would be loaded into a throwaway database" in text
     assert f"would be QUARANTINED: postgres/mem0_{TRUNCATED}.sql.gz is not a whole gzip file" in text
     assert "sha256 MISMATCH" in text
+    graph = "\n".join(role_task(report, "adopt", "Report the graph predictions")["msg"])
+    assert f"mem0_neo4j_{GOOD}.tar.gz " in graph and ", gzip ok, Neo4j data directory neo4j/data (databases " \
+        "neo4j, system, " in graph and "would be started in a throwaway Neo4j on a copy, counted and exported" in graph
+    assert "the graph part would be absent: " \
+        f"mem0_neo4j_{NO_GRAPH}.tar.gz holds no Neo4j data directory" in graph
     assert not (old["root"] / "adopted").exists()
     assert oldsets.file_digests(old["root"] / "daily", old["other"]) == old["digests"]
     assert changed(stack, report) == 0
@@ -103,7 +113,7 @@ def adopted(stack, old):
     report = adopt(stack, old)
     seconds = time.monotonic() - started
     assert report["rc"] == 0, report["raw"][-4000:]
-    print(f"adopt.yml of 5 old sets: {seconds:.1f} s")
+    print(f"adopt.yml of 6 old sets (one Neo4j tar started): {seconds:.1f} s")
     return report
 
 
@@ -125,7 +135,7 @@ def test_adopt_gives_one_valid_set_and_quarantines_the_rest_with_their_reasons(s
     sources = {f["name"]: f for f in manifest["adopted"]["files"]}
     dump = sources[f"postgres/mem0_{GOOD}.sql.gz"]
     assert dump["sha256"] == old["digests"][dump["path"]][0] and dump["stored_as"] == "hardlink"
-    assert manifest["parts"]["neo4j"]["absent"].startswith("an old-layout Neo4j tar is not yet adopted")
+    assert manifest["parts"]["neo4j"]["present"] and "absent" not in manifest["parts"]["neo4j"]
     assert manifest["parts"]["postgres"]["present"]
     # the originals: byte-identical, same mode; no throwaway database left
     assert oldsets.file_digests(old["root"] / "daily", old["other"]) == old["digests"]
@@ -214,3 +224,30 @@ def reembed(stack) -> dict:
         found = json.load(answer)
     results = found.get("results", []) if isinstance(found, dict) else found
     return dict(result, memory_id=memory_id, found=[str(item["id"]) for item in results])
+
+def test_the_live_neo4j_tar_is_started_counted_and_exported_the_tar_without_a_store_leaves_a_reason(stack, old, adopted):
+    """The GOOD set's tar (taken from the running stack's Neo4j) became its graph part: the export's driver file holds
+    the nodes and relationships Cypher counted on the source; the set whose tar holds no store is valid with its
+    PostgreSQL part and says why it has no graph; no throwaway container or scratch copy is left."""
+    import gzip
+    import subprocess
+
+    data = json.loads((old["root"] / "adopted" / GOOD / "manifest.json").read_text())
+    graph = old["graph"]
+    assert data["counts"]["graph"] == {"nodes": graph["nodes"], "relationships": graph["relationships"]}
+    assert graph["nodes"] > 0 and graph["relationships"] > 0
+    export = old["root"] / "adopted" / GOOD / "neo4j"
+    part = json.loads((export / "manifest.json").read_text())
+    assert part["kind"] == "neo4j_export" and part["status"] == "valid"
+    driver = next(f for f in part["files"] if f["format"] == "driver")
+    lines = [json.loads(line) for line in gzip.decompress((export / driver["name"]).read_bytes()).splitlines()]
+    assert (sum(1 for line in lines if "start" not in line), sum(1 for line in lines if "start" in line)) == \
+        (graph["nodes"], graph["relationships"])
+    other = json.loads((old["root"] / "adopted" / NO_GRAPH / "manifest.json").read_text())
+    assert other["status"] == "valid" and other["parts"]["postgres"]["present"]
+    assert other["parts"]["neo4j"]["absent"] == (
+        f"the Neo4j tar is not adopted: mem0_neo4j_{NO_GRAPH}.tar.gz holds no Neo4j data directory (no directory with "
+        "both databases/ and transactions/ in its 1 members); it is kept in source/")
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", "label=mem0ops.adopt=graph"], capture_output=True,
+                          text=True, check=True).stdout.split()
+    assert left == [] and not list((old["root"] / "adopted").glob(".*neo4j-scratch"))

@@ -8,6 +8,7 @@ import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NoReturn
+from urllib.parse import quote
 
 
 class ConfigError(RuntimeError):
@@ -36,6 +37,16 @@ def env_int(name: str, default: int | None = None) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def pg_url(host: str, port: int, user: str, password: str, dbname: str) -> str:
+    """A ``postgresql://`` URL for a library that wants one (mem0's pgvector builds ``user:password@`` raw from its
+    parts, so a ``%``, ``@``, ``/``, ``#`` or ``?`` in the password breaks it, and psycopg2's "invalid dsn" error then
+    prints it): user, password and database percent-encoded with nothing kept safe. It holds the password: never
+    log it."""
+    netloc = f"[{host}]" if ":" in host else host
+    return (f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{netloc}:{int(port)}/"
+            f"{quote(dbname, safe='')}")
 
 
 def listen_host() -> str:

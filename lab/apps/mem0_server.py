@@ -64,7 +64,8 @@ from mem0 import Memory  # noqa: E402
 from mem0.exceptions import ValidationError as Mem0ValidationError  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 
-from apps.common import ConfigError, env_int, env_optional, env_str, fail, listen_host, setup_logging  # noqa: E402
+from apps.common import (  # noqa: E402
+    ConfigError, env_int, env_optional, env_str, fail, listen_host, pg_url, setup_logging)
 
 LOG = setup_logging("mem0_server")
 MEM0_VERSION = version("mem0ai")
@@ -122,11 +123,8 @@ class Settings:
             "vector_store": {
                 "provider": "pgvector",
                 "config": {
-                    "host": self.pg_host,
-                    "port": self.pg_port,
-                    "user": self.pg_user,
-                    "password": self.pg_password,
-                    "dbname": self.pg_db,
+                    # A URL we encode: from host/port/user/password/dbname mem0 would build it with the password raw.
+                    "connection_string": pg_url(self.pg_host, self.pg_port, self.pg_user, self.pg_password, self.pg_db),
                     "collection_name": self.collection,
                     "embedding_model_dims": self.embedding_dims,
                 },

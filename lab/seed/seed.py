@@ -30,6 +30,7 @@ import psycopg2
 from neo4j import GraphDatabase
 from psycopg2 import sql
 
+from apps.common import pg_url
 from apps.embedder import embed_text
 
 # The incident report's namespaces; 1,968 memories in all.
@@ -132,8 +133,7 @@ def seed_memories(args: argparse.Namespace) -> float:
 
     config = {
         "vector_store": {"provider": "pgvector", "config": {
-            "host": args.pg_host, "port": args.pg_port, "user": args.pg_user,
-            "password": os.environ["PGPASSWORD"], "dbname": args.pg_db,
+            "connection_string": pg_url(args.pg_host, args.pg_port, args.pg_user, os.environ["PGPASSWORD"], args.pg_db),
             "collection_name": args.collection, "embedding_model_dims": args.dims}},
         "embedder": {"provider": "ollama", "config": {
             "model": args.model, "ollama_base_url": args.embedder_url, "embedding_dims": args.dims}},

@@ -35,6 +35,12 @@ CREDENTIALS = {
     'neo4j': ('user', 'password'),
 }
 SECRETS = ('password', )
+# A control character (newline, carriage return, NUL, ...; a tab passes) is the one thing no carrier takes intact:
+# an env file line, a pgpass line, initdb's password file, NEO4J_AUTH. Every other character is quoted or encoded
+# for each consumer ($, ' #', %, quotes, backslashes, spaces, non-ASCII).
+UNCARRIED_RE = re.compile('[\x00-\x08\x0a-\x1f\x7f]')
+UNCARRIED_RULE = ('holds a newline, a NUL or another control character, which no env file, password file or login'
+                  ' carries intact')
 
 
 class _Problem(Exception):
@@ -185,6 +191,28 @@ def _check_service(check, name, svc, names):
         check.add('%s.port is missing; %s' % (where, PORT_RULE))
 
 
+def _check_carried(check, services):
+    """Credentials and secret_env values reach env files, URLs and logins: a line for each value that cannot, once (a
+    password is named at its own key, not again in the secret_env values built from it)."""
+    fix = 'choose one without (any other character may be used: $, #, %, quotes, backslashes, spaces)'
+    flagged = []
+    for field in ('user', 'database', 'password', 'api_key', 'secret_env'):
+        for name in sorted(services, key=str):
+            svc = services[name]
+            if not isinstance(svc, Mapping):
+                continue
+            values = svc.get(field)
+            values = sorted(values.items(), key=str) if field == 'secret_env' and isinstance(values, Mapping) else [
+                (None, values)]
+            for key, value in values:
+                if not isinstance(value, str) or not UNCARRIED_RE.search(value) or any(
+                        bad in value for bad in flagged):
+                    continue
+                flagged.append(value)
+                where = '%s.services.%s.%s%s' % (ROOT, name, field, '' if key is None else '.' + str(key))
+                check.add('%s %s; %s' % (where, UNCARRIED_RULE, fix))
+
+
 def stack_problems(stack):
     """Every problem of the mem0_stack tree, one line each naming the key and its fix; empty when valid."""
     check = _Checker()
@@ -220,6 +248,7 @@ def stack_problems(stack):
             svc = services[name]
             deps = _deps(svc.get('depends_on')) if isinstance(svc, Mapping) else []
             graph[name] = [dep for dep in deps or [] if dep in names]
+        _check_carried(check, services)
         cycle = _find_cycle(graph)
         if cycle:
             check.add('%s.services: the depends_on entries form a cycle (%s); remove one of them'

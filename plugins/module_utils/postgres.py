@@ -20,6 +20,8 @@ import tempfile
 import time
 import traceback
 
+from urllib.parse import quote
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import (
@@ -100,6 +102,15 @@ def ensure_required_libs(module) -> None:
     if module.params["connect_via"] == "tcp":
         ensure_psycopg2(module)
     ensure_docker(module)
+
+
+def pg_url(host, port, user, password, dbname) -> str:
+    """A postgresql:// URL for a library that only takes one (mem0's pgvector builds C(user:password@) raw from its
+    parts: a '%', '@', '/', '#' or '?' in the password breaks it, and psycopg2's "invalid dsn" error prints it). User,
+    password and database are percent-encoded with nothing kept safe. The URL holds the password: never return it."""
+    netloc = "[%s]" % host if ":" in str(host) else str(host)
+    return "postgresql://%s:%s@%s:%d/%s" % (quote(str(user), safe=""), quote(str(password), safe=""), netloc, int(port),
+                                            quote(str(dbname), safe=""))
 
 
 def quote_ident(name: str) -> str:

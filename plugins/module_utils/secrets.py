@@ -43,8 +43,20 @@ def is_secret_value(value) -> bool:
     return bool(value) and not ("%s" % value).startswith("${")
 
 
+# Inside double quotes Compose reads \\ \" \$ (and $$) as the character itself; inside single quotes only \'.
+_DOUBLE_QUOTED_ESCAPE_RE = re.compile(r"""\\([\\"$])|\$(\$)""")
+
+
+def _unquoted(value) -> str:
+    """A quoted env file value as Compose reads it (the filter compose_env_value writes double-quoted values)."""
+    if value[0] == '"':
+        return _DOUBLE_QUOTED_ESCAPE_RE.sub(lambda match: match.group(1) or match.group(2), value[1:-1])
+    return value[1:-1].replace("\\'", "'")
+
+
 def env_variables(path) -> list:
-    """(name, value) of each assignment of an env file, quotes removed; comments and blank lines skipped."""
+    """(name, value) of each assignment of an env file, quotes and their escapes removed; comments and blank lines
+    skipped."""
     with open(path, "rb") as handle:
         text = handle.read().decode("utf-8", errors="replace")
     variables = []
@@ -57,7 +69,7 @@ def env_variables(path) -> list:
         name, dummy, value = line.partition("=")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+            value = _unquoted(value)
         variables.append((name.strip(), value))
     return variables
 

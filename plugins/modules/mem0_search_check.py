@@ -131,7 +131,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import embedder_config
 from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import collection_argument_spec
-from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import login_argument_spec, quote_ident
+from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import login_argument_spec, pg_url, quote_ident
 
 PICK_SQL = (
     "SELECT id::text AS id, payload->>'data' AS text FROM {table} t "
@@ -161,11 +161,8 @@ def mem0_config(p):
         "vector_store": {
             "provider": "pgvector",
             "config": {
-                "host": p["login_host"],
-                "port": int(p["login_port"]),
-                "user": p["login_user"],
-                "password": p["login_password"],
-                "dbname": p["db"],
+                # Encoded here: from its parts mem0 would build the URL with the password raw.
+                "connection_string": pg_url(p["login_host"], p["login_port"], p["login_user"], p["login_password"], p["db"]),
                 "collection_name": p["collection"],
                 "embedding_model_dims": int(p["embedding"]["dims"]),
             },

@@ -29,6 +29,10 @@ PORTS = {"postgres": {"port": 31433, "container_port": 31433}, "neo4j": {"http_p
          "embedder": {"port": 31434}, "mem0": {"port": 31888}, "openmemory_mcp": {"port": 31765},
          "openmemory_ui": {"port": 31300}}
 CHAT_ID = "424242"
+# Passwords as a new user writes them (issue 12, hole 9): what Compose's env file expands ($NAME) or cuts (' #'),
+# what breaks a URL (%, @, :, /, ?) and quotes, backslashes (one at the end) and spaces. Every scratch test (backup,
+# restore, reset, health, ...) runs with them; test_credentials.py proves the containers got them exactly.
+PASSWORDS = {"postgres": "pg $HOME #1 %41 %zz 'q' \"d\" @:/?& \\", "neo4j": "n4j $USER #2 100% 'a' \"b\" \\ c"}
 # On a busy 2-core machine Neo4j has taken minutes to start.
 UP_TIMEOUT = int(os.environ.get("MEM0OPS_TEST_LAB_TIMEOUT", "1800"))
 # The health tests count alerts inside a cooldown; the backup tests want every alert (the inventory's cooldown: 0).
@@ -60,6 +64,8 @@ def scratch_inventory(base: Path, api_url: str, token: str) -> Path:
     for name, service in stack["services"].items():
         service["container"] = service["container"].replace("_lab", "_" + NAME)
         service.update(PORTS.get(name, {}))
+        if name in PASSWORDS:
+            service["password"] = PASSWORDS[name]
     stack["services"]["postgres"]["database"] = "mem0_" + NAME
     stack["alerting"].update(api_url=api_url, bot_token=token, chat_id=CHAT_ID, state_dir=str(root / "alerts"),
                              cooldown=0)

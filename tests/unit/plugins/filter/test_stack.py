@@ -245,3 +245,27 @@ def test_app_files_are_the_reset_files_and_with_history_mem0s_database():
     assert [f['relpath'] for f in stack_app_files(tree, history=True)] == ['data/history.db', 'openmemory/openmemory.db']
     with pytest.raises(AnsibleFilterError):
         stack_app_files(changed('services.mem0.port', 'abc'))
+
+
+NASTY_PASSWORD = 'pa$HOME s #1 %41 \'q\' "d" \\ @:/ é'
+
+
+def test_a_password_of_any_printable_characters_passes():
+    tree = changed('services.postgres.password', NASTY_PASSWORD)
+    tree = changed('services.neo4j.password', NASTY_PASSWORD + '\t', tree)
+    assert stack_problems(tree) == []
+
+
+@pytest.mark.parametrize('bad', ['new\nline', 'carriage\rreturn', 'nul\x00', 'escape\x1b'])
+def test_a_credential_no_file_or_login_carries_is_one_line_naming_the_key_never_the_value(bad):
+    value = 's3cret-' + bad
+    tree = changed('services.postgres.password', value)
+    # The env file's values built from it are not named again.
+    tree = changed('services.mem0.secret_env', {'POSTGRES_PASSWORD': value, 'MEM0_API_KEY': 'k'}, tree)
+    message = only_problem(tree)
+    assert message == ('mem0_stack.services.postgres.password holds a newline, a NUL or another control character,'
+                       ' which no env file, password file or login carries intact; choose one without (any other'
+                       ' character may be used: $, #, %, quotes, backslashes, spaces)')
+    assert 's3cret' not in message
+    assert only_problem(changed('services.mem0.secret_env', {'MEM0_API_KEY': value})).startswith(
+        'mem0_stack.services.mem0.secret_env.MEM0_API_KEY holds a newline')

@@ -18,6 +18,8 @@ import os
 import stat
 import tarfile
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -308,3 +310,23 @@ def test_table_counts_counts_every_table_in_one_query():
     assert calls[1] == ('SELECT 0 AS i, count(*) AS n FROM "audit"."log" UNION ALL '
                         'SELECT 1 AS i, count(*) AS n FROM "public"."users"')
     assert postgres.table_counts(lambda sql, params=None: []) == []
+
+
+@pytest.mark.parametrize('password', ['pa$HOME s #1', '50%41 %zz %', "it's", 'say "hi"', 'ends in \\', '@:/?#&=',
+                                      'tab\there', 'non-ASCII é 日本', 'plain'])
+def test_pg_url_carries_any_password_as_libpq_reads_it(password):
+    """The oracle is libpq itself (psycopg2's parse_dsn): user, password and database come back exactly; the lab's
+    mem0 server and seeder (lab/apps/common.py, outside the collection) build the same URL."""
+    import importlib.util
+
+    from psycopg2.extensions import parse_dsn
+
+    spec = importlib.util.spec_from_file_location('lab_apps_common', Path(__file__).resolve().parents[4] / 'lab' / 'apps'
+                                                  / 'common.py')
+    lab_common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lab_common)
+    for pg_url in (postgres.pg_url, lab_common.pg_url):
+        url = pg_url('127.0.0.1', 5433, 'us er@x', password, 'db/%name')
+        assert parse_dsn(url) == {'host': '127.0.0.1', 'port': '5433', 'user': 'us er@x', 'password': password,
+                                  'dbname': 'db/%name'}
+        assert pg_url('::1', 5433, 'u', 'p', 'd') == 'postgresql://u:p@[::1]:5433/d'

@@ -74,3 +74,9 @@ def test_redactor_yaml_env_entries_urls_and_inspect_output():
     assert data["Config"]["Env"] == ["MEM0_TOKEN=" + sec.REDACTED, "PORT=8000", "KEY_REF=${X}"]
     assert data["Config"]["Cmd"] == ["serve", "--password", sec.REDACTED]
     assert data["Config"]["Labels"] == {"x": 1}
+
+
+def test_env_variables_reads_quoted_values_as_compose_does(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text('A="pa\\$s \\"q\\" \\\\ #1"\nB=\'it\\\'s\'\nC="x$$y"\n')
+    assert sec.env_variables(str(env)) == [("A", 'pa$s "q" \\ #1'), ("B", "it's"), ("C", "x$y")]

@@ -45,8 +45,8 @@ def params(tmp_path, **changes):
 
 def test_mem0_is_configured_like_the_server(tmp_path):
     config = mod.mem0_config(params(tmp_path))
-    assert config['vector_store']['config'] == {'host': '127.0.0.1', 'port': 15433, 'user': 'mem0', 'password': 's3cret-pw',
-                                                'dbname': 'mem0', 'collection_name': 'memories', 'embedding_model_dims': 768}
+    assert config['vector_store']['config'] == {'connection_string': 'postgresql://mem0:s3cret-pw@127.0.0.1:15433/mem0',
+                                                'collection_name': 'memories', 'embedding_model_dims': 768}
     assert config['embedder'] == {'provider': 'ollama', 'config': {'model': 'nomic-embed-text', 'embedding_dims': 768,
                                                                    'ollama_base_url': 'http://127.0.0.1:11434'}}
     assert config['history_db_path'] == str(tmp_path / 'history.db')

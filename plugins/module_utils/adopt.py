@@ -42,10 +42,23 @@ THROWAWAY_PREFIX = "mem0ops_adopt_"
 # The rows of a COPY block (up to its \. line) pass untouched, whatever they hold.
 OWNERSHIP_FILTER = (r"/^COPY .* FROM stdin;$/,/^\\\.$/b; "
                     r"/^ALTER [A-Z ]+ .* OWNER TO .*;$/d; /^(GRANT|REVOKE) .*;$/d; /^ALTER DEFAULT PRIVILEGES /d")
-# Run with bash -c: $1 the .sql.gz, $2 the database, $3 the filter, then psql and its connection arguments; pipefail
-# so that a failing gunzip or sed fails the load too.
-LOAD_SCRIPT = ('set -o pipefail; gunzip -c -- "$1" | sed -E "$3" | '
-               '"${@:4}" -X -q -v ON_ERROR_STOP=1 --single-transaction -o /dev/null -d "$2"')
+# pg_dump's closing line becomes a transaction-local setting as it passes, and LOAD_CHECK, sent after the dump,
+# fails the load without it: the load proves the dump whole in the same pass (no second decompression).
+COMPLETE_MARK = (r"s/^-- PostgreSQL database dump complete$/"
+                 r"SELECT pg_catalog.set_config('mem0ops.dump_complete', 'on', true);/")
+LOAD_FILTER = OWNERSHIP_FILTER + "; " + COMPLETE_MARK
+LOAD_CHECK = ("DO $mem0ops$ BEGIN IF current_setting('mem0ops.dump_complete', true) IS DISTINCT FROM 'on' THEN "
+              "RAISE EXCEPTION 'mem0ops: the dump does not end with pg_dump''s closing line'; END IF; END $mem0ops$;")
+# Run with bash -c: $1 the .sql.gz, $2 the database, $3 the filter, $4 the check, then psql and its connection
+# arguments; pipefail so that a failing gunzip (its CRC and length check: a corrupt or truncated file) or sed fails
+# the load too. The check is sent even then: after a cut-off stream it fails psql's transaction as well.
+LOAD_SCRIPT = ('set -o pipefail; { gunzip -c -- "$1" | sed -E "$3"; rc=$?; printf \'%s\\n\' "$4"; exit $rc; } | '
+               '"${@:5}" -X -q -v ON_ERROR_STOP=1 --single-transaction -o /dev/null -d "$2"')
+# The format of a plain-SQL part (the old .sql.gz kept as the adopted set's PostgreSQL part), loaded by
+# pgvector_restore the way the adoption loads it (load_argv).
+PLAIN_FORMAT = "plain"
+PLAIN_COMPRESSION = "gzip"
+PART_KIND = "pgvector_dump"
 
 VERDICT_ADOPTED = "ADOPTED"
 VERDICT_QUARANTINED = "QUARANTINED"
@@ -165,11 +178,11 @@ def gzip_scan(path: str) -> dict:
     return out
 
 
-def prove_file(set_path: str, rel: str, others: list) -> dict:
+def prove_file(set_path: str, rel: str, others: list, scan: bool = True) -> dict:
     """What can be known of one file of an old set without loading it: size, sha256, its .sha256 file's verdict, and
-    for a .gz file its gzip integrity (and, for the SQL, pg_dump's closing line)."""
+    for a .gz file (with ``scan``) its gzip integrity (and, for the SQL, pg_dump's closing line)."""
     path = os.path.join(set_path, rel)
-    if rel.endswith(".gz"):
+    if rel.endswith(".gz") and scan:
         entry = gzip_scan(path)
     else:
         entry = {"size": os.path.getsize(path), "sha256": mf.sha256_file(path)}
@@ -201,13 +214,15 @@ def file_problems(entry: dict, what: str) -> list:
     return problems
 
 
-def prove_set(found: dict) -> dict:
-    """Every file of an old set proven; ``problems`` says why its PostgreSQL dump cannot be loaded (empty: it may)."""
+def prove_set(found: dict, scan: bool = True) -> dict:
+    """Every file of an old set proven; ``problems`` says why its PostgreSQL dump cannot be loaded (empty: it may).
+    Without ``scan`` the .gz files are only hashed: the adoption's load proves the dump's gzip integrity and closing
+    line in the same pass (load_argv), and gzip_scan explains a load that failed."""
     files = found["files"]
     proven, problems = [], []
     for what in ("postgres", "neo4j"):
         if files[what]:
-            entry = prove_file(found["path"], files[what], files["others"])
+            entry = prove_file(found["path"], files[what], files["others"], scan)
             entry["part"] = what
             proven.append(entry)
             if what == "postgres":
@@ -318,9 +333,49 @@ def throwaway_name(stamp: str) -> str:
 
 
 def load_argv(staged: str, database: str, psql: list) -> list:
-    """``bash -c`` that loads the dump into the database with ON_ERROR_STOP in one transaction; ``psql`` is the
-    client and its connection arguments."""
-    return ["bash", "-c", LOAD_SCRIPT, "mem0ops-adopt", staged, database, OWNERSHIP_FILTER, *psql]
+    """``bash -c`` that loads the plain-SQL .sql.gz into the database with ON_ERROR_STOP in one transaction, the
+    ownership statements left out; it fails on a corrupt or truncated gzip file and on a dump without pg_dump's
+    closing line. ``psql`` is the client and its connection arguments."""
+    return ["bash", "-c", LOAD_SCRIPT, "mem0ops-adopt", staged, database, LOAD_FILTER, LOAD_CHECK, *psql]
+
+
+def pg_dump_version(head: bytes):
+    """The pg_dump version a plain-SQL dump names in its header (``-- Dumped by pg_dump version 17.5``), or None."""
+    match = re.search(rb"^-- Dumped by pg_dump version (\d+(?:\.\d+)*)", head, re.M)
+    return match.group(1).decode() if match else None
+
+
+def read_head(path: str, size: int = 4096) -> bytes:
+    """The first bytes a gzip file decompresses to (empty when it does not decompress)."""
+    try:
+        with open(path, "rb") as handle:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(handle.read(size * 4), size)
+    except (OSError, zlib.error):
+        return b""
+
+
+def postgres_part(name: str, entry: dict, loaded: dict) -> dict:
+    """The manifest of an adopted set's PostgreSQL part: the old plain-SQL .sql.gz itself (``name``, hard-linked
+    into ``postgres/``), described as pgvector_dump describes its dumps, so that the set's gate, the embedding check
+    and pgvector_restore read it like any other; ``loaded`` holds what the load proved (counts, vector_tables,
+    database, user, server facts)."""
+    data = mf.new_manifest(PART_KIND)
+    data.update({
+        "status": mf.STATUS_VALID, "problems": [],
+        "files": [{"name": name, "size": entry["size"], "sha256": entry["sha256"], "format": PLAIN_FORMAT,
+                   "compression": PLAIN_COMPRESSION, "loader": "filtered psql (module_utils.adopt.load_argv)"}],
+        "database": loaded.get("database"), "user": loaded.get("user"),
+        "server_version": loaded.get("server_version"), "server_version_num": loaded.get("server_version_num"),
+        "pgvector_version": loaded.get("pgvector_version"), "system_identifier": None,
+        "pg_dump_version": loaded.get("pg_dump_version"), "connect_via": loaded.get("connect_via"),
+        "snapshot": {"id": None, "consistent": None},
+        "collection": loaded["collection"], "namespace_prefix": loaded.get("namespace_prefix"),
+        "counts": loaded["counts"], "vector_tables": loaded["vector_tables"],
+        "scope": "stack", "databases": [], "roles": None,
+        "adopted": {"source_file": entry["name"], "proven_by": "its load into a throwaway database"},
+        "bytes": entry["size"], "duration_seconds": (loaded.get("load") or {}).get("seconds"),
+    })
+    return data
 
 
 def shape(vector_tables: list, collection: str) -> str:

@@ -240,6 +240,20 @@ def missing_parts(data: dict, required) -> list:
     return [part for part in required or () if part not in present]
 
 
+def left_alone_parts(data: dict, required) -> dict:
+    """The parts of ``required`` an adopted set does not hold, each with the reason its manifest records
+    (``parts.<part>.absent``): a restore leaves them alone and says why. Empty for a set of any other tier, and a part
+    without a recorded reason is not in it (the set should hold that part: a restore refuses it)."""
+    if data.get("tier") != ADOPTED_TIER or not data.get("adopted"):
+        return {}
+    out = {}
+    for part in missing_parts(data, required):
+        why = dotted(data, "parts.%s.absent" % part)
+        if isinstance(why, str) and why.strip():
+            out[part] = why.strip()
+    return out
+
+
 # --- verify -------------------------------------------------------------------------------------------------
 
 def verify_set(data: dict, path: str) -> list:

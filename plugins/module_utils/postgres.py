@@ -15,8 +15,10 @@ import hashlib
 import json
 import os
 import re
+import socket
 import tarfile
 import tempfile
+import threading
 import time
 import traceback
 
@@ -26,6 +28,11 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.mem0ops.stack.plugins.module_utils.docker_api import (
     DOCKER_IMPORT_ERROR, HAS_DOCKER, ContainerError, docker, engine, exec_output, running_container)
+
+try:
+    from docker.utils.socket import next_frame_header, read_exactly
+except ImportError:  # ensure_docker fails the module before DockerRunner is used
+    next_frame_header = read_exactly = None
 
 try:
     import psycopg2
@@ -545,6 +552,43 @@ class DockerRunner:
                 size[0] += len(chunk)
         rc, err = self.stream(argv, sink, env)
         return rc, b"".join(out), err
+
+    def feed(self, argv: list, path: str, env=None):
+        """Run argv with the local file `path` streamed into its stdin (as ``docker exec -i`` would: nothing is copied
+        into the container first), hashed as it is sent; returns (exit code, stderr, sha256 of what was sent)."""
+        exec_id = self.create_exec(argv, env, stdin=True)
+        sock = self.api.exec_start(exec_id, socket=True)
+        raw = getattr(sock, "_sock", sock)
+        err = []
+
+        def drain():  # stdout and stderr are read while stdin is written, so that neither side waits on the other
+            try:
+                size = next_frame_header(raw)
+                while size[1] >= 0:
+                    data = read_exactly(raw, size[1])
+                    if size[0] == 2 and sum(len(part) for part in err) < OUTPUT_LIMIT:
+                        err.append(data)
+                    size = next_frame_header(raw)
+            except OSError:
+                pass
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+                    raw.sendall(chunk)
+        except OSError:
+            pass  # the tool stopped reading: its exit code and stderr say why
+        finally:
+            try:
+                raw.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            reader.join()
+            sock.close()
+        return self.exit_code(exec_id), b"".join(err), digest.hexdigest()
 
     def dump(self, argv: list, path: str):
         """Run pg_dump, its output streamed into `path`; returns (exit code, stderr, sha256)."""

@@ -14,16 +14,19 @@ description:
   - The first half of adopting an old backup (C(<root>/<tier>/<YYYYmmdd_HHMMSS>/postgres/mem0_<ts>.sql.gz), plain SQL
     from C(pg_dump | gzip -9)) as a backup set of this collection; the C(mem0ops.stack.adopt) role runs the whole
     adoption.
-  - O(state=present) proves every file of the old set O(source) (its sha256 against the C(<file>.sha256) beside it,
-    gzip integrity, pg_dump's closing line), hard-links each one (else copies it) under C(source/) of the partial set
-    C(<backup_root>/adopted/.<ts>.partial/), then, when the SQL passed, creates the throwaway database
-    C(mem0ops_adopt_<ts>) and loads the SQL into it with C(ON_ERROR_STOP) in one transaction, and counts it (memories
-    per namespace, the rows of C(mem0migrations) apart, every vector table with its dims). It returns the database,
-    the counts and RV(adopted), the record M(mem0ops.stack.mem0_backup_set) keeps in the set manifest.
-  - The caller then dumps the throwaway database into the set's C(postgres/) part with M(mem0ops.stack.pgvector_dump)
-    (so the set restores like any other), finalises the set with M(mem0ops.stack.mem0_backup_set) (O(state=present),
-    tier C(adopted), its RV(problems) as the set's problems - a set that failed its proof, failed to load or holds no
-    memories is quarantined with the reason), and drops the database with O(state=absent).
+  - O(state=present) hashes every file of the old set O(source) (its sha256 against the C(<file>.sha256) beside it),
+    hard-links each one (else copies it) under C(source/) of the partial set C(<backup_root>/adopted/.<ts>.partial/),
+    then, when the SQL passed, creates the throwaway database C(mem0ops_adopt_<ts>) and loads the SQL into it with
+    C(ON_ERROR_STOP) in one transaction; the same pass proves the gzip integrity (gunzip's CRC and length check) and
+    pg_dump's closing line (a load that fails is explained by a scan of the file, as M(mem0ops.stack.mem0_backup_adopt_info)
+    does). It counts the database (memories per namespace, the rows of C(mem0migrations) apart, every vector table
+    with its dims), keeps the old C(.sql.gz) as the set's C(postgres/) part (hard-linked, with a C(pgvector_dump)
+    manifest of format C(plain) that M(mem0ops.stack.pgvector_restore) loads the same way), and drops the throwaway
+    database. It returns the counts and RV(adopted), the record M(mem0ops.stack.mem0_backup_set) keeps in the set
+    manifest.
+  - The caller then finalises the set with M(mem0ops.stack.mem0_backup_set) (O(state=present), tier C(adopted), its
+    RV(problems) as the set's problems - a set that failed its proof, failed to load or holds no memories is
+    quarantined with the reason), and drops RV(database) with O(state=absent) when a failure left it.
   - Ownership and privilege statements (C(ALTER ... OWNER TO), C(GRANT), C(REVOKE)) are left out of the SQL before it
     is loaded, as C(pg_restore --no-owner --no-privileges) would, since the old cluster's roles do not exist in the
     new one.
@@ -73,14 +76,15 @@ options:
     type: str
   container_tmpdir:
     description:
-      - With O(connect_via=docker_exec), the directory inside O(container) that receives a copy of the SQL for the
-        load (in a private subdirectory, removed afterwards).
+      - Not used any more (with O(connect_via=docker_exec) the SQL is streamed into the load's stdin, nothing is
+        copied into O(container)); kept for playbooks that set it.
     type: str
     default: /tmp
 notes:
   - The load runs C(bash -c 'set -o pipefail; gunzip -c | sed | psql -v ON_ERROR_STOP=1 --single-transaction') where
-    the client tools run (inside O(container) with O(connect_via=docker_exec)); the password travels in the
-    environment, never on a command line.
+    the client tools run (inside O(container) with O(connect_via=docker_exec), the file streamed into its stdin as
+    C(docker exec -i) would, its sha256 checked as it is sent); the password travels in the environment, never on a
+    command line.
   - O(login_user) needs the right to create databases and the C(vector) extension (the stack's own user, the
     container's C(POSTGRES_USER), has both).
 seealso:
@@ -132,10 +136,20 @@ state:
   returned: O(state=present)
   type: str
 database:
-  description: The throwaway database that holds the loaded SQL, null when nothing was loaded.
+  description: The throwaway database left behind (a failure before its drop), null when none is left; with
+    O(state=absent), the one asked for.
   returned: always
   type: str
   sample: mem0ops_adopt_20260103_133102
+loaded_into:
+  description: The throwaway database the SQL was loaded into (and dropped again), null when nothing was loaded.
+  returned: O(state=present)
+  type: str
+  sample: mem0ops_adopt_20260103_133102
+postgres_part:
+  description: The manifest of the set's C(postgres/) part, written when the SQL loaded and was counted; null otherwise.
+  returned: O(state=present)
+  type: dict
 dropped:
   description: The throwaway databases dropped (that would be, in check mode).
   returned: O(state=absent)
@@ -196,10 +210,12 @@ class Adoption:
                                    "manifest.json, holding postgres/mem0_<ts>.sql.gz or neo4j/mem0_neo4j_<ts>.tar.gz"
                                    % source)
         found = adopt.discover([source])[0]
-        proven = adopt.prove_set(found)
+        # hashes only: the load proves gzip and pg_dump's closing line in its own pass
+        proven = adopt.prove_set(found, scan=False)
         state = adopt.adoption_state(found, self.params["backup_root"], adopt.pg_sha256(proven["files"]))
         self.results.update(timestamp=found["timestamp"], state=state["state"], problems=list(proven["problems"]),
-                            absent_parts=adopt.absent_parts(found), counts=None, adopted=None,
+                            absent_parts=adopt.absent_parts(found), counts=None, adopted=None, loaded_into=None,
+                            postgres_part=None,
                             partial=adopt.partial_path(self.params["backup_root"], adopt.ADOPTED_TIER, found["timestamp"]))
         if state["state"] in ("adopted", "same_dump"):
             return
@@ -225,24 +241,41 @@ class Adoption:
         self.client = client_from_module(self.module)
         self.client.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident(database))
         self.client.execute("CREATE DATABASE %s" % quote_ident(database))
-        self.results["database"] = database
-        sql = os.path.join(partial, adopt.SOURCE_DIR, found["files"]["postgres"])
+        self.results["database"] = self.results["loaded_into"] = database
+        try:
+            self.load_and_count(found, partial, record, database)
+        finally:
+            self.client.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident(database))
+            self.results["database"] = None
+
+    def load_and_count(self, found, partial, record, database):
+        rel = found["files"]["postgres"]
+        sql = os.path.join(partial, adopt.SOURCE_DIR, rel)
+        entry = next(f for f in record["files"] if f.get("part") == "postgres")
         started = time.monotonic()
-        rc, err = self.run_load(sql, adopt.pg_sha256(record["files"]), database)
+        rc, err = self.run_load(sql, entry["sha256"], database)
         seconds = round(time.monotonic() - started, 3)
         record["load"] = {"database": database, "seconds": seconds, "on_error_stop": True, "single_transaction": True,
-                          "left_out": "ownership and privilege statements (ALTER ... OWNER TO, GRANT, REVOKE)"}
+                          "left_out": "ownership and privilege statements (ALTER ... OWNER TO, GRANT, REVOKE)",
+                          "proves": "gzip integrity and pg_dump's closing line, in the same pass"}
         if rc != 0:
+            # why: the scan the load made unnecessary, now that it failed
+            scan = adopt.gzip_scan(sql)
+            entry.update((key, scan[key]) for key in ("gzip_ok", "gzip_error", "uncompressed_bytes", "dump_complete"))
+            problems = adopt.file_problems(dict(scan, name=rel), "postgres")
             message = err.decode(errors="replace").strip()[-STDERR_LIMIT:] or "exit code %s" % rc
-            self.results["problems"].append("%s does not load with ON_ERROR_STOP: %s"
-                                            % (found["files"]["postgres"], message))
+            self.results["problems"].extend(problems or ["%s does not load with ON_ERROR_STOP: %s" % (rel, message)])
             return
+        entry.update(gzip_ok=True, gzip_error=None, dump_complete=True)
         target = PostgresClient(dict(self.params, db=database)).connect()
         try:
             columns = target.vector_columns()
             record["vector_tables"] = vector_tables(target.query, columns)
             record["shape"] = adopt.shape(record["vector_tables"], self.params["collection"])
             counts = mem0_counts(target.query, self.params["collection"])
+            facts = target.query("SELECT current_setting('server_version') AS server_version, "
+                                 "current_setting('server_version_num')::int AS server_version_num, "
+                                 "(SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector_version")[0]
         except PostgresError as exc:
             self.results["problems"].append("the dump loaded but holds no table %r of memories (%s): it is not a "
                                             "backup of mem0's database" % (self.params["collection"], exc))
@@ -252,16 +285,35 @@ class Adoption:
         record["mem0migrations"] = counts["mem0migrations"]
         record["memories"] = counts["memories"]
         self.results["counts"] = counts
+        self.write_part(found, partial, record, dict(facts, counts=counts))
+
+    def write_part(self, found, partial, record, loaded):
+        """The old .sql.gz as the set's PostgreSQL part: a hard link under postgres/ and its manifest."""
+        rel = found["files"]["postgres"]
+        entry = next(f for f in record["files"] if f.get("part") == "postgres")
+        name = os.path.basename(rel)
+        dest = os.path.join(partial, "postgres", name)
+        how = adopt.link_or_copy(os.path.join(partial, adopt.SOURCE_DIR, rel), dest)
+        if how == "copy" and mf.sha256_file(dest) != entry["sha256"]:
+            raise adopt.AdoptError("the copy of %s in %s does not match its sha256" % (rel, dest))
+        head = adopt.read_head(dest)
+        loaded.update(database=self.params["db"], user=self.params["login_user"], load=record["load"],
+                      pg_dump_version=adopt.pg_dump_version(head), connect_via=self.params["connect_via"],
+                      collection=self.params["collection"], namespace_prefix=self.params.get("namespace_prefix"),
+                      vector_tables=record["vector_tables"])
+        data = adopt.postgres_part(name, entry, loaded)
+        mf.write_json_atomic(os.path.join(partial, "postgres", mf.MANIFEST_NAME), data)
+        self.results["postgres_part"] = data
 
     def run_load(self, path, sha256, database):
         """Load the SQL where the client tools run; returns (exit code, stderr)."""
         self.runner = make_runner(self.module, self.client)
         if self.params["connect_via"] == "docker_exec":
-            staged = self.runner.stage(path, sha256)
-            try:
-                rc, dummy, err = self.runner.run(adopt.load_argv(staged, database, ["psql"] + self.client.client_args()))
-            finally:
-                self.runner.unstage()
+            # streamed into the load's stdin, as gunzip -c | docker exec -i psql would: no copy into the container
+            rc, err, sent = self.runner.feed(adopt.load_argv("-", database, ["psql"] + self.client.client_args()), path)
+            if rc == 0 and sent != sha256:
+                raise adopt.AdoptError("%s changed while it was loaded (sha256 %s, proven %s): adopt it again"
+                                       % (path, sent, sha256))
             return rc, err
         argv = adopt.load_argv(path, database, [self.runner.binary("psql")] + self.client.client_args())
         rc, dummy, err = self.module.run_command(argv, environ_update=self.runner.env(), encoding=None)

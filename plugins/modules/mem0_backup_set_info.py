@@ -54,6 +54,8 @@ options:
   required_parts:
     description:
       - Parts the chosen set must hold; those it lacks are returned in RV(missing_parts).
+      - An adopted set (tier C(adopted)) holds only the parts the old backup had; those its manifest records as absent,
+        with the reason, are returned in RV(left_alone) as well.
     type: list
     elements: str
     choices: [postgres, neo4j, history, config]
@@ -170,6 +172,12 @@ missing_parts:
   type: list
   elements: str
   sample: []
+left_alone:
+  description: The parts of O(required_parts) an adopted set does not hold, each with the reason its manifest records
+    (C(parts.<part>.absent)); a restore leaves them alone. Empty for a set of any other tier.
+  returned: O(select=true)
+  type: dict
+  sample: {history: "the old backup script kept no copy of mem0's history.db"}
 file_problems:
   description: One line per file that is missing or differs from the manifest in size or sha256; empty without
     O(verify).
@@ -223,7 +231,8 @@ def run(params: dict, now: float) -> dict:
     data = bset.read_set_manifest(path)
     problems = bset.verify_set(data, path) if params["verify"] else []
     result.update(manifest=data, status=data.get("status"), problems=list(data.get("problems") or []),
-                  missing_parts=bset.missing_parts(data, params["required_parts"]), file_problems=problems,
+                  missing_parts=bset.missing_parts(data, params["required_parts"]),
+                  left_alone=bset.left_alone_parts(data, params["required_parts"]), file_problems=problems,
                   verified=(not problems) if params["verify"] else None,
                   files_verified=len(data.get("files") or []) if params["verify"] else 0,
                   age_seconds=bset.age_seconds(data.get("timestamp") or "", datetime.fromtimestamp(now, timezone.utc)))

@@ -24,6 +24,12 @@ description:
     server's C(mem0_app)); with O(databases=all) each is restored after O(target_db), under the name O(database_prefix)
     gives it, and its rows are counted per table and compared with the manifest's. A dump without them restores
     O(target_db) only.
+  - A manifest without a custom-format file but with a gzip-compressed plain-SQL one (the PostgreSQL part of an
+    adopted set, M(mem0ops.stack.mem0_backup_adopt), the owner's old C(pg_dump | gzip -9) file) is loaded the way the
+    adoption loaded it - C(gunzip | psql) with C(ON_ERROR_STOP) in one transaction, ownership and privilege statements
+    left out, failing on a corrupt or truncated file or a dump without pg_dump's closing line - then counted and
+    compared with the manifest the same way. Its indexes are built within the load, so O(index_phase), O(jobs) and
+    O(clean) do not apply (RV(loader) says which loader ran).
 author:
   - mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
@@ -46,7 +52,7 @@ options:
   src:
     description:
       - The directory of a dump made by M(mem0ops.stack.pgvector_dump), or the path of its C(manifest.json).
-      - The manifest must list a custom-format file.
+      - The manifest must list a custom-format file, or a plain-SQL file compressed with gzip (see the description).
     type: path
     required: true
   target_db:
@@ -193,8 +199,14 @@ target_db:
   returned: always
   type: str
   sample: mem0_restore_drill
+loader:
+  description: How the dump was restored - V(pg_restore) (a custom-format file) or V(plain) (a plain-SQL .sql.gz
+    loaded with C(gunzip | psql)).
+  returned: always
+  type: str
+  sample: pg_restore
 file:
-  description: The custom-format dump restored.
+  description: The dump restored (its custom-format file, else its plain-SQL one).
   returned: always
   type: str
   sample: /var/lib/mem0ops-lab/backups/daily/20261122_023000/mem0_lab_20261122_023000.dump
@@ -298,6 +310,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mem0ops.stack.plugins.module_utils import adopt
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import mem0_counts, vector_tables
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import (
@@ -325,6 +338,22 @@ RELATIONS_SQL = (
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'")
+
+
+def dump_file(manifest: dict, base_dir: str):
+    """The file to restore and its loader: the custom-format file (``pg_restore``), else a plain-SQL file compressed
+    with gzip (``plain``: an adopted set's old .sql.gz, loaded as the adoption loads it)."""
+    files = manifest.get("files") or []
+    custom = [entry for entry in files if entry.get("format") == "custom"]
+    if custom:
+        return custom[0], "pg_restore"
+    plain = [entry for entry in files if entry.get("format") == adopt.PLAIN_FORMAT
+             and ("%s" % entry.get("compression")).split(":")[0] == adopt.PLAIN_COMPRESSION]
+    if plain:
+        return plain[0], "plain"
+    raise RestoreError("the dump in %s has neither a custom-format file nor a gzip-compressed plain-SQL one (it holds "
+                       "%s): dump with formats including custom" % (base_dir, ", ".join(
+                           "%s (%s)" % (e.get("format", "?"), e.get("compression", "?")) for e in files) or "nothing"))
 
 
 class RestoreError(Exception):
@@ -390,7 +419,7 @@ class PgvectorRestore:
         self.check_mode = module.check_mode
         self.results = {"changed": False, "target_db": self.params["target_db"], "file": None, "created": False,
                         "cleaned": False, "checksums_verified": False, "differences": [], "manifest": {},
-                        "index_settings": {}, "databases": [], "roles_file": None}
+                        "index_settings": {}, "databases": [], "roles_file": None, "loader": None}
         self.client = None
         self.runner = None
         self.target = None
@@ -422,11 +451,7 @@ class PgvectorRestore:
         if problems:
             raise RestoreError("the dump in %s does not match its manifest, refusing to restore: %s" % (base_dir, "; ".join(problems)))
         self.results["checksums_verified"] = True
-        custom = [entry for entry in manifest.get("files", []) if entry.get("format") == "custom"]
-        if not custom:
-            raise RestoreError("the dump in %s has no custom-format file (it holds %s): pg_restore needs one; dump with "
-                               "formats including custom" % (base_dir, ", ".join(e.get("format", "?") for e in manifest.get("files", [])) or "nothing"))
-        self.entry = custom[0]
+        self.entry, self.results["loader"] = dump_file(manifest, base_dir)
         self.results["file"] = os.path.join(base_dir, self.entry["name"])
         self.manifest = manifest
         self.others = [dict(entry, file=os.path.join(base_dir, entry["name"])) for entry in others] \
@@ -436,7 +461,7 @@ class PgvectorRestore:
     def connect(self):
         self.client = client_from_module(self.module)
         self.runner = make_runner(self.module, self.client)
-        major, version = run_version(self.runner, "pg_restore")
+        major, version = run_version(self.runner, "psql" if self.results["loader"] == "plain" else "pg_restore")
         self.results["pg_restore_version"] = version
         made_by = self.manifest.get("pg_dump_version") or "0"
         if major < int(made_by.split(".")[0]):
@@ -474,6 +499,10 @@ class PgvectorRestore:
                                "clean=true to replace the objects of the dump in it, or restore into a new target_db"
                                % (target, int(row["n"]), row["tables"] or "none"))
         self.results["cleaned"] = bool(int(row["n"]))
+        if self.results["cleaned"] and self.results["loader"] == "plain":
+            raise RestoreError("database %r is not empty (%d relations): a plain-SQL dump is loaded into an empty "
+                               "database only (clean does not apply to it); drop it first, or restore into a new "
+                               "target_db" % (target, int(row["n"])))
 
     def target_client(self, database=None):
         return PostgresClient(dict(self.params, db=database or self.params["target_db"]))
@@ -522,6 +551,23 @@ class PgvectorRestore:
                                % (", ".join(sections) or "all sections", rc, message[-STDERR_LIMIT:] or "no message"))
         return round(time.monotonic() - started, 3)
 
+    def load_plain(self, staged: str) -> float:
+        """The plain-SQL .sql.gz loaded as the adoption loads it (module_utils.adopt.load_argv), indexes included."""
+        started = time.monotonic()
+        if self.params["connect_via"] == "docker_exec":
+            argv = adopt.load_argv(staged, self.params["target_db"], ["psql", "--no-password", *self.client.client_args()])
+            rc, out, err = self.runner.run(argv, self.pgoptions())
+        else:  # bash from the PATH, psql from bin_dir or the PATH
+            argv = adopt.load_argv(staged, self.params["target_db"],
+                                   [self.runner.binary("psql"), "--no-password", *self.client.client_args()])
+            rc, out, err = self.module.run_command(argv, environ_update=dict(self.runner.env(), **self.pgoptions()),
+                                                   umask=0o077, encoding=None)
+        if rc != 0:
+            message = (err or out or b"").decode(errors="replace").strip()
+            raise RestoreError("the load of the plain-SQL dump (gunzip | psql, ON_ERROR_STOP, one transaction) failed "
+                               "with exit code %s: %s" % (rc, message[-STDERR_LIMIT:] or "no message"))
+        return round(time.monotonic() - started, 3)
+
     def restore(self):
         target = self.params["target_db"]
         if self.results["created"]:
@@ -531,7 +577,10 @@ class PgvectorRestore:
             staged = self.runner.stage(self.results["file"], self.entry["sha256"])
             copy = round(time.monotonic() - started, 3) if self.params["connect_via"] == "docker_exec" else None
             clean = self.results["cleaned"]
-            if self.params["index_phase"] == "deferred":
+            if self.results["loader"] == "plain":
+                data = self.load_plain(staged)
+                index, total = 0.0, data
+            elif self.params["index_phase"] == "deferred":
                 data = self.pg_restore(staged, ["pre-data", "data"], clean)
                 index = self.pg_restore(staged, ["post-data"], False, self.pgoptions())
                 total = round(data + index, 3)

@@ -25,7 +25,7 @@ import pytest
 
 from . import oldsets
 from .labkit import SEEDED
-from .test_reset import changed, memory_state, role_task, run, target
+from .test_reset import changed, memory_state, plan_text, role_task, run, target
 
 pytestmark = pytest.mark.integration
 
@@ -153,8 +153,13 @@ def test_a_second_adoption_changes_nothing(stack, old, adopted):
 def test_day_one_adopted_set_refused_for_its_dims_restored_anyway_then_reembedded(stack, old, adopted):
     """The incident's day one: the 1536-dim set is refused by a stack configured for 768 (with the way out), restored
     anyway, then re-embedded with the stack's model; the memories per namespace are the fixture database's, and the
-    mem0 API finds a memory by its text. The stack ends with its seeded data (the forced restore's safety backup)."""
-    args = ("-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={GOOD}", "-e", "restore_parts=[postgres]")
+    mem0 API finds a memory by its text. The stack ends with its seeded data (the forced restore's safety backup).
+    No restore_parts: the restore takes the parts the adopted set holds and says which it leaves alone, and why."""
+    manifest = json.loads((old["root"] / "adopted" / GOOD / "manifest.json").read_text())
+    held = [part for part in ("postgres", "neo4j") if manifest["parts"][part].get("present")]
+    left = {part: manifest["parts"][part]["absent"] for part in ("neo4j", "history") if part not in held}
+    assert "postgres" in held and "history" in left
+    args = ("-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={GOOD}")
     report = run(stack, "restore.yml", *args)
     assert report["rc"] != 0
     text = " ".join(role_task(report, "restore", "Stop, saying what failed and what state the stack is in")["msg"])
@@ -174,12 +179,16 @@ def test_day_one_adopted_set_refused_for_its_dims_restored_anyway_then_reembedde
             lines = role_task(report, "restore", "Report")["msg"]
             safety = next(line.split("safety backup: ", 1)[1].split()[0] for line in lines if "safety backup: " in line)
             put_back = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e",
-                           f"restore_set={safety}", "-e", "restore_parts=[postgres]", "-e",
+                           f"restore_set={safety}", "-e", "restore_parts=[%s]" % ",".join(held), "-e",
                            "restore_safety_backup=false", "-e", "restore_smoke=false")
             oldsets.sql(stack, ['DROP TABLE IF EXISTS "%s"' % table for table in kept_tables(stack)])
             assert put_back["rc"] == 0, put_back["raw"][-3000:]
     assert report["rc"] == 0, report["raw"][-4000:]
     assert restored == old["expected"] and dims == [1536]
+    for text in (plan_text(report, "restore"), "\n".join(lines)):
+        assert "parts %s" % ", ".join(held) in text or "parts: %s;" % ", ".join(held) in text, text
+        for part, why in left.items():
+            assert f"left alone: {part} - the adopted set holds none ({why}); the live {part} stays as it is" in text, text
     assert reembedded["rc"] == 0, reembedded["raw"][-4000:]
     assert reembedded["dims"] == [stack["embedding"]["dims"]] == [768]
     assert reembedded["per_namespace"] == old["expected"]
@@ -224,6 +233,7 @@ def reembed(stack) -> dict:
         found = json.load(answer)
     results = found.get("results", []) if isinstance(found, dict) else found
     return dict(result, memory_id=memory_id, found=[str(item["id"]) for item in results])
+
 
 def test_the_live_neo4j_tar_is_started_counted_and_exported_the_tar_without_a_store_leaves_a_reason(stack, old, adopted):
     """The GOOD set's tar (taken from the running stack's Neo4j) became its graph part: the export's driver file holds

@@ -216,8 +216,55 @@ def test_the_load_leaves_out_ownership_and_privileges_only():
         "GRANT in a row of data;\n\\.\n"
     argv = adopt.load_argv("/tmp/x/mem0.sql.gz", "mem0ops_adopt_1", ["psql", "-h", "127.0.0.1"])
     assert argv[:2] == ["bash", "-c"] and "ON_ERROR_STOP=1" in argv[2] and "pipefail" in argv[2]
-    assert argv[3:] == ["mem0ops-adopt", "/tmp/x/mem0.sql.gz", "mem0ops_adopt_1", adopt.OWNERSHIP_FILTER, "psql", "-h",
-                        "127.0.0.1"]
+    assert argv[3:] == ["mem0ops-adopt", "/tmp/x/mem0.sql.gz", "mem0ops_adopt_1", adopt.LOAD_FILTER, adopt.LOAD_CHECK,
+                        "psql", "-h", "127.0.0.1"]
+
+
+DUMP = ("--\n-- Dumped by pg_dump version 17.5 (Debian 17.5-1)\n--\nCREATE TABLE public.memories (id uuid);\n"
+        "COPY public.memories (id) FROM stdin;\n-- PostgreSQL database dump complete\n\\.\n\n--\n"
+        "-- PostgreSQL database dump complete\n--\n\n")
+
+
+def fake_load(tmp_path, data: bytes):
+    """The load script with a psql that writes what it is sent to a file: (exit code, what psql received)."""
+    path, sent = tmp_path / "dump.sql.gz", tmp_path / "sent.sql"
+    path.write_bytes(data)
+    argv = adopt.load_argv(str(path), "mem0ops_adopt_1", ["bash", "-c", 'cat > "$0"', str(sent)])
+    proc = subprocess.run(argv, capture_output=True, check=False)
+    return proc.returncode, sent.read_text()
+
+
+def test_the_load_proves_the_closing_line_and_fails_on_a_cut_gzip_file_in_the_same_pass(tmp_path):
+    rc, sent = fake_load(tmp_path, gzip.compress(DUMP.encode()))
+    mark = "SELECT pg_catalog.set_config('mem0ops.dump_complete', 'on', true);"
+    # only the closing line outside the COPY rows is marked, and the check comes after everything
+    assert rc == 0 and sent.count(mark) == 1 and sent.index(mark) > sent.index("\\.")
+    assert sent.endswith(adopt.LOAD_CHECK + "\n") and "-- PostgreSQL database dump complete\n\\." in sent
+    # no closing line: nothing marks it, the check (which raises in psql's transaction) still comes
+    rc, sent = fake_load(tmp_path, gzip.compress(DUMP.split("\n--\n-- PostgreSQL", maxsplit=1)[0].encode()))
+    assert rc == 0 and mark not in sent and sent.endswith(adopt.LOAD_CHECK + "\n")
+    # a truncated file: gunzip fails, so does the load (pipefail)
+    whole = gzip.compress(DUMP.encode() * 50)
+    rc, sent = fake_load(tmp_path, whole[: len(whole) // 2])
+    assert rc != 0 and sent.endswith(adopt.LOAD_CHECK + "\n")
+
+
+def test_the_plain_part_describes_the_old_file_as_pgvector_dump_does(tmp_path):
+    path = tmp_path / "mem0_20260103_133102.sql.gz"
+    path.write_bytes(gzip.compress(DUMP.encode()))
+    head = adopt.read_head(str(path))
+    assert adopt.pg_dump_version(head) == "17.5" and adopt.pg_dump_version(b"-- nothing") is None
+    assert adopt.read_head(str(tmp_path)) == b""
+    entry = {"name": "postgres/" + path.name, "size": path.stat().st_size, "sha256": mf.sha256_file(str(path))}
+    counts = {"memories": {"total": 2, "namespaces": {"mark_carey/sap": 2}}, "mem0migrations": {"rows": 1}}
+    tables = [{"table": "memories", "declared_dims": 1536, "observed_dims": [1536], "rows": 2}]
+    data = adopt.postgres_part(path.name, entry, {"collection": "memories", "counts": counts, "vector_tables": tables,
+                                                  "pg_dump_version": "17.5", "load": {"seconds": 1.5}})
+    assert data["kind"] == "pgvector_dump" and data["status"] == "valid"
+    assert data["files"] == [{"name": path.name, "size": entry["size"], "sha256": entry["sha256"], "format": "plain",
+                              "compression": "gzip", "loader": "filtered psql (module_utils.adopt.load_argv)"}]
+    assert data["counts"] == counts and data["vector_tables"] == tables and data["duration_seconds"] == 1.5
+    assert mf.verify_files(data, str(tmp_path)) == []
 
 
 def test_rotation_never_deletes_adopted_sets_nor_old_directories(tmp_path):

@@ -90,6 +90,21 @@ def test_missing_parts():
     assert bset.missing_parts(data, []) == []
 
 
+def test_left_alone_parts_only_for_an_adopted_set_and_only_with_a_recorded_reason():
+    parts = {"postgres": {"present": True}, "neo4j": {"present": False, "absent": "the tar did not start"},
+             "history": {"present": False, "absent": "no history.db"}, "config": {"present": False}}
+    adopted = {"tier": "adopted", "adopted": {"source": "/old/daily/20260103_133102"}, "parts": parts}
+    required = ["postgres", "neo4j", "history", "config"]
+    assert bset.left_alone_parts(adopted, required) == {"neo4j": "the tar did not start", "history": "no history.db"}
+    assert bset.left_alone_parts(adopted, ["postgres"]) == {}
+    # the other engineer's graph part: an adopted set that holds a neo4j part restores it
+    with_graph = dict(adopted, parts=dict(parts, neo4j={"present": True}))
+    assert bset.left_alone_parts(with_graph, required) == {"history": "no history.db"}
+    # a normal set that lacks a part is refused, whatever its manifest says
+    assert bset.left_alone_parts(dict(adopted, tier="daily"), required) == {}
+    assert bset.left_alone_parts(dict(adopted, adopted=None), required) == {}
+
+
 def test_verify_set_names_each_missing_or_different_file(tmp_path):
     backup(tmp_path, "daily", stamp(0))
     path = tmp_path / "daily" / stamp(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mem0ops.stack.plugins.module_utils import adopt
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 from ansible_collections.mem0ops.stack.plugins.modules import pgvector_restore
 from ansible_collections.mem0ops.stack.tests.unit.conftest import (
@@ -108,6 +109,9 @@ class FakeRunner:
         self.calls.append((argv, env))
         if self.fail:
             return 1, b"", self.fail
+        if argv[0] == "bash":  # the plain-SQL load: bash -c LOAD_SCRIPT name file database ...
+            self.cluster.databases[argv[5]] = dict(self.cluster.restored_namespaces)
+            return 0, b"", b""
         target = [a for a in argv if a.startswith("--dbname=")][0].split("=", 1)[1]
         if "--section=post-data" not in argv:
             self.cluster.databases[target] = dict(self.cluster.restored_namespaces)
@@ -282,8 +286,47 @@ def test_dump_without_custom_format(dump, cluster):
     data = mf.read_manifest(str(dump))
     rewrite_manifest(dump, files=[f for f in data["files"] if f["format"] != "custom"])
     result = run(args(dump))
-    assert result["msg"] == ("the dump in %s has no custom-format file (it holds schema): pg_restore needs one; dump with "
-                             "formats including custom" % dump)
+    assert result["msg"] == ("the dump in %s has neither a custom-format file nor a gzip-compressed plain-SQL one (it "
+                             "holds schema (?)): dump with formats including custom" % dump)
+
+
+@pytest.fixture
+def plain(dump):
+    """The PostgreSQL part of an adopted set: the old .sql.gz, format plain, compression gzip."""
+    (dump / "mem0_20260103_133102.sql.gz").write_bytes(b"\x1f\x8b" + b"z" * 64)
+    entry = mf.file_entry(str(dump / "mem0_20260103_133102.sql.gz"), str(dump))
+    entry.update(format="plain", compression="gzip")
+    rewrite_manifest(dump, files=[entry], pg_dump_version="17.5")
+    return dump
+
+
+def test_a_plain_sql_part_is_loaded_as_the_adoption_loads_it_and_counted(plain, cluster):
+    cluster.runner.version = b"psql (PostgreSQL) 17.11 (Debian 17.11-0+deb13u1)\n"
+    result = run(args(plain, connect_via="docker_exec", container="mem0_postgres_lab", index_phase="deferred"))
+    assert "failed" not in result and result["loader"] == "plain", result
+    assert result["file"] == str(plain / "mem0_20260103_133102.sql.gz")
+    ((argv, env),) = cluster.runner.calls
+    assert argv[:3] == ["bash", "-c", adopt.LOAD_SCRIPT] and argv[4:8] == [
+        str(plain / "mem0_20260103_133102.sql.gz"), "mem0_restore", adopt.LOAD_FILTER, adopt.LOAD_CHECK]
+    assert argv[8:10] == ["psql", "--no-password"] and "ON_ERROR_STOP=1" in argv[2]
+    assert env == {"PGOPTIONS": "-c maintenance_work_mem=512MB -c max_parallel_maintenance_workers=2"}
+    assert result["index_seconds"] == 0.0 and result["counts"]["memories"]["total"] == 1968
+    assert result["differences"] == []
+
+
+def test_a_plain_sql_part_is_loaded_into_an_empty_database_only(plain, cluster):
+    cluster.databases["mem0_restore"] = dict(SEEDED)
+    result = run(args(plain, connect_via="docker_exec", container="mem0_postgres_lab", clean=True))
+    assert result["failed"] and "a plain-SQL dump is loaded into an empty database only" in result["msg"]
+    assert cluster.runner.calls == []
+
+
+def test_a_failing_plain_load_fails_with_its_message(plain, cluster):
+    cluster.runner.fail = b"ERROR:  mem0ops: the dump does not end with pg_dump's closing line"
+    result = run(args(plain, connect_via="docker_exec", container="mem0_postgres_lab"))
+    assert result["failed"] and "the load of the plain-SQL dump (gunzip | psql, ON_ERROR_STOP, one transaction) " \
+        "failed with exit code 1: ERROR:  mem0ops: the dump does not end" in result["msg"]
+    assert "mem0_restore" not in cluster.databases
 
 
 def test_not_a_dump_manifest(dump, cluster):

@@ -21,6 +21,7 @@ description:
   - This module only reads; mem0's own history database and settings go into O(workdir).
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
+  - mem0ops.stack.embedder
   - mem0ops.stack.postgres
   - mem0ops.stack.postgres.collection
   - mem0ops.stack.attributes
@@ -44,29 +45,6 @@ options:
     description: A private directory for mem0's C(history.db) and its settings directory (never C(~/.mem0)).
     type: path
     required: true
-  embedding:
-    description: The inventory's C(mem0_stack.embedding).
-    type: dict
-    required: true
-    suboptions:
-      provider:
-        description: mem0's embedder provider.
-        type: str
-        default: ollama
-      model:
-        description: The embedding model.
-        type: str
-        required: true
-      dims:
-        description: Its dimensions.
-        type: int
-        required: true
-      base_url:
-        description: The embedder's URL.
-        type: str
-  embedder_api_key:
-    description: The API key of a hosted embedder.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -129,7 +107,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import embedder_config
+from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import embedder_argument_spec, embedder_config
 from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import collection_argument_spec
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import login_argument_spec, pg_url, quote_ident
 
@@ -227,17 +205,11 @@ def search(p, pick=pick_memory, memory_class=None):
 def main():
     argument_spec = login_argument_spec(required=("login_user", "login_password", "db"))
     argument_spec.update(collection_argument_spec())
+    argument_spec.update(embedder_argument_spec())
     argument_spec.update(
         namespace=dict(type="str", required=True),
         limit=dict(type="int", default=3),
         workdir=dict(type="path", required=True),
-        embedding=dict(type="dict", required=True, options=dict(
-            provider=dict(type="str", default="ollama"),
-            model=dict(type="str", required=True),
-            dims=dict(type="int", required=True),
-            base_url=dict(type="str"),
-        )),
-        embedder_api_key=dict(type="str", no_log=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     password = module.params["login_password"]

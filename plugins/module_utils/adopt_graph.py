@@ -16,6 +16,8 @@ mem0_backup_adopt_graph; the export is neo4j_export's, exactly as a backup write
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import os
 import posixpath
 import re
@@ -108,6 +110,14 @@ def find_prefix(names) -> str | None:
     return sorted(found, key=lambda p: (p.count("/") + (1 if p else 0), p))[0]
 
 
+@contextlib.contextmanager
+def open_tar(path: str):
+    """(the gzip stream, the tar read from it in stream mode). tarfile's own r|gz skips a member's data in blocks of
+    10 KiB, each decompressed apart: five times slower on a data directory's 256 MiB preallocated transaction logs."""
+    with gzip.open(path, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
+        yield stream, archive
+
+
 def inspect_tar(path: str) -> dict:
     """One streaming pass over the tar: its size, gzip integrity, members, unsafe members, the data directory in it
     (``prefix``) and its databases; ``problem`` is the one line that says why it cannot be started (None: it may)."""
@@ -115,7 +125,7 @@ def inspect_tar(path: str) -> dict:
            "databases": [], "unsafe": [], "problem": None}
     names = []
     try:
-        with tarfile.open(path, mode="r|gz") as archive:
+        with open_tar(path) as (stream, archive):
             for member in archive:
                 out["members"] += 1
                 out["bytes"] += member.size if member.isfile() else 0
@@ -123,6 +133,9 @@ def inspect_tar(path: str) -> dict:
                 if why:
                     out["unsafe"].append(why)
                 names.append(member.name + ("/" if member.isdir() else ""))
+            # to the end of the gzip stream, past the tar's end marker: its CRC and length are checked there
+            while stream.read(CHUNK):
+                pass
         out["gzip_ok"] = True
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         detail = str(exc) or type(exc).__name__
@@ -168,7 +181,7 @@ def extract(path: str, prefix: str, dest: str) -> dict:
     os.makedirs(dest, mode=0o700)
     base = prefix + "/" if prefix else ""
     files = size = 0
-    with tarfile.open(path, mode="r|gz") as archive:
+    with open_tar(path) as (dummy, archive):
         for member in archive:
             why = unsafe_reason(member)
             if why:

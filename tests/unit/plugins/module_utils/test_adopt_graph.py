@@ -97,6 +97,11 @@ def test_a_cut_or_foreign_file_is_not_a_whole_tar(tmp_path):
     facts = ag.inspect_tar(str(cut))
     assert not facts["gzip_ok"] and facts["problem"].startswith("cut.tar.gz is not a whole gzip'd tar (")
     assert "corrupt or was cut short" in facts["problem"]
+    crc = tmp_path / "crc.tar.gz"  # whole tar, a gzip trailer that does not match: read to the end, it fails
+    data = bytearray(whole.read_bytes())
+    data[-8] ^= 0xFF
+    crc.write_bytes(bytes(data))
+    assert not ag.inspect_tar(str(crc))["gzip_ok"]
     text = tmp_path / "text.tar.gz"
     text.write_bytes(b"not gzip at all")
     assert not ag.inspect_tar(str(text))["gzip_ok"]

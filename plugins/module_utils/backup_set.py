@@ -116,7 +116,7 @@ def walk_files(base: str) -> list:
 def describe_set(path: str, tier: str, timestamp: str) -> dict:
     """The set at ``path`` as listed: status, counts and problems from its manifest (kept under ``_manifest``)."""
     entry = {"path": path, "tier": tier, "timestamp": timestamp, "status": STATUS_UNKNOWN, "memories": None,
-             "graph_nodes": None, "size_bytes": None, "created_at": None, "problems": []}
+             "graph_nodes": None, "size_bytes": None, "created_at": None, "problems": [], "restore_needs": []}
     try:
         data = mf.read_manifest(path)
     except mf.ManifestError as exc:
@@ -132,6 +132,7 @@ def describe_set(path: str, tier: str, timestamp: str) -> dict:
     entry["size_bytes"] = data.get("size_bytes")
     entry["created_at"] = data.get("created_at")
     entry["problems"] = list(data.get("problems") or [])
+    entry["restore_needs"] = list(data.get("restore_needs") or [])  # the flags restore will need (mem0_backup_set)
     entry["_manifest"] = data
     return entry
 

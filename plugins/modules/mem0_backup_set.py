@@ -27,6 +27,12 @@ description:
     manifest, or when a manifest holds a secret in clear. A quarantined set is kept and marked
     (its manifest says C(status=quarantined) and a C(QUARANTINED.txt) file lists the problems), but never counted as
     good, so it is never the baseline of a later set and never pushes a good set out of the rotation.
+  - What restore would refuse. The dimensions the set's C(postgres) and C(neo4j) part manifests record are judged
+    against the configured embedder (O(embedding_provider), O(embedding_model), O(embedding_dims)) the way
+    C(playbooks/restore.yml) judges them with M(mem0ops.stack.embedding_dim_check) before it restores (vectors of
+    another dimension than the model returns, mixed dimensions). Such a set stays valid, as it is a faithful copy of
+    the data, but its manifest records RV(restore_needs), the flag restore will need and why, and the summary says so
+    with the way out, so that the owner learns it at backup time, not at restore time.
   - The module does not fail when the set is quarantined; it returns RV(status) and RV(problems) so that the caller
     can alert, rotate, and then fail.
   - O(state=rotated) applies the retention, per tier, counting only valid sets; see O(keep), O(keep_quarantined),
@@ -88,13 +94,21 @@ options:
     description:
       - Name of the stack (the inventory's C(mem0_stack.name)), recorded in the manifest.
     type: str
+  embedding_provider:
+    description:
+      - mem0's embedder provider (the inventory's C(mem0_stack.embedding.provider)), for RV(restore_needs) only
+        (with V(openai), a C(text-embedding-3) model returns the O(embedding_dims) it is asked for); when
+        O(embedding_model) is omitted, mem0's default model of this provider is assumed there.
+    type: str
   embedding_model:
     description:
-      - The embedding model the stack is configured with; part of the fingerprint.
+      - The embedding model the stack is configured with; part of the fingerprint, and judged against the set's
+        dimensions for RV(restore_needs).
     type: str
   embedding_dims:
     description:
-      - The embedding dims the stack is configured with; part of the fingerprint.
+      - The embedding dims the stack is configured with; part of the fingerprint, and judged against the set's
+        dimensions for RV(restore_needs).
     type: int
   env_file:
     description:
@@ -307,6 +321,24 @@ accepted:
   type: list
   elements: str
   sample: []
+restore_needs:
+  description:
+    - What C(playbooks/restore.yml) would refuse in this set without a flag, recorded in its manifest too; empty when
+      restore needs none. The set stays valid.
+    - Each holds C(flag) (the variable restore will need, V(restore_force_dims)), C(parts) (the parts concerned),
+      C(why) (one line), C(way_out) and C(mismatches) (M(mem0ops.stack.embedding_dim_check)'s sentences).
+  returned: O(state=present)
+  type: list
+  elements: dict
+  sample:
+    - flag: restore_force_dims
+      parts: [neo4j]
+      why: "the set holds 768/1536-dim embeddings (neo4j 768/1536), but the stack is configured with nomic-embed-text
+        (768 dims): mem0 could neither search nor add to the restored memories"
+      way_out: "configure the model the data was embedded with (mem0_stack.embedding) and recreate the mem0 server, or
+        restore anyway with -e restore_force_dims=true and then re-embed every memory with nomic-embed-text
+        (playbooks/reembed.yml)"
+      mismatches: ["the stored data disagrees with itself (manifest counts.embedding_dims 768, ...): ..."]
 changes:
   description: Fingerprint fields that differ from the last good set, with old and new values.
   returned: O(state=present)
@@ -384,7 +416,8 @@ summary:
   sample: ["mem0 backup lab daily 20261122_023000: VALID", "  memories: 1968 (mark_carey/sap 678, ...)"]
 sets:
   description: Every set, newest first, with path, tier, timestamp, status (V(valid), V(quarantined) or V(unknown)),
-    memories (the total), graph nodes, size, problems, and with O(verify) whether its files verified.
+    memories (the total), graph nodes, size, problems, restore_needs (RV(restore_needs) as recorded), and with
+    O(verify) whether its files verified.
   returned: O(state=info), O(state=rotated)
   type: list
   elements: dict
@@ -449,6 +482,7 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.backup_set import (
     ADOPTED_TIER, KIND, MARKER, PART_KINDS, PARTS, STATUS_PLANNED, TIERS, SetError, dotted, final_path, good_description, human,
     is_timestamp, keep_counts, latest_good, parse_timestamp, partial_path, percent, public, rotation_plan, scan, short,
     walk_files)
+from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import default_model, manifest_verdict
 from ansible_collections.mem0ops.stack.plugins.module_utils.secrets import (
     env_secrets, env_variables, redact_file, secret_needles)
 
@@ -572,6 +606,37 @@ def gate(current: dict, baseline, min_memories: int, max_drop_percent: float, ac
     return problems, accepted, changes
 
 
+DIMS_PARTS = ("postgres", "neo4j")  # the parts restore.yml checks with embedding_dim_check, in its order
+
+
+def restore_needs(manifests: dict, provider, model, dims) -> list:
+    """What restore.yml would refuse in a set whose part manifests are ``manifests`` (part: manifest or None), as
+    [{flag, parts, why, way_out, mismatches}]: restore runs embedding_dim_check on the postgres and neo4j part
+    manifests against the configured embedder and refuses any mismatch without -e restore_force_dims=true
+    (roles/restore/tasks/select.yml); this is the same verdict (module_utils.embeddings.manifest_verdict), in the
+    same words as restore's refusal."""
+    verdicts = [(part, manifest_verdict(manifests[part], "%s/%s" % (part, mf.MANIFEST_NAME), provider, model, dims))
+                for part in DIMS_PARTS if manifests.get(part) is not None]
+    mismatches = []
+    for dummy, verdict in verdicts:
+        mismatches += [m for m in verdict["mismatches"] if m not in mismatches]
+    if not mismatches:
+        return []
+    refused = [(part, verdict) for part, verdict in verdicts if verdict["mismatches"]]
+    held = sorted(set(d for dummy, verdict in verdicts for d in verdict["data_dims"]))
+    name = model or default_model(provider) or "the configured model"
+    configured = "%s (%s dims)" % (name, dims) if dims else name
+    why = "the set holds %s-dim embeddings (%s), but the stack is configured with %s: mem0 could neither search nor " \
+          "add to the restored memories" % ("/".join(str(d) for d in held) or "no", ", ".join(
+              "%s %s" % (part, "/".join(str(d) for d in verdict["data_dims"]) or "no dims") for part, verdict in refused),
+              configured)
+    way_out = "configure the model the data was embedded with (mem0_stack.embedding) and recreate the mem0 server, or " \
+              "restore anyway with -e restore_force_dims=true and then re-embed every memory with %s " \
+              "(playbooks/reembed.yml)" % name
+    return [{"flag": "restore_force_dims", "parts": [part for part, dummy in refused], "why": why, "way_out": way_out,
+             "mismatches": mismatches}]
+
+
 def env_fingerprint(path) -> str:
     """sha256 of an env file's variables (sorted NAME=value lines), so that comments and order do not count."""
     lines = sorted("%s=%s" % pair for pair in env_variables(path))
@@ -641,7 +706,7 @@ class BackupSet:
         counts = data.get("counts", {})
         self.results.update(
             status=data["status"], problems=list(data.get("problems", [])), accepted=list(data.get("accepted", [])),
-            changes=list(data.get("changes", [])), memories={
+            changes=list(data.get("changes", [])), restore_needs=list(data.get("restore_needs") or []), memories={
                 "total": dotted(counts, "memories.total"), "selected": dotted(counts, "memories.selected"),
                 "per_namespace": dotted(counts, "memories.per_namespace") or {}},
             graph={"nodes": dotted(counts, "graph.nodes"), "relationships": dotted(counts, "graph.relationships")},
@@ -796,7 +861,8 @@ class BackupSet:
         started = self.params["started_at"]
         data.update(
             status=mf.STATUS_QUARANTINED if problems else mf.STATUS_VALID, problems=problems, accepted=accepted,
-            changes=changes, stack=self.params["stack_name"], tier=self.params["tier"],
+            changes=changes, restore_needs=self.restore_needs({"postgres": pg, "neo4j": neo}),
+            stack=self.params["stack_name"], tier=self.params["tier"],
             timestamp=self.params["timestamp"], identity=identity, counts=counts, parts=parts, files=files,
             redacted=redacted,
             baseline=None if baseline is None else {"path": baseline["path"], "tier": baseline_entry["tier"],
@@ -848,7 +914,8 @@ class BackupSet:
         data = mf.new_manifest(KIND)
         data.update(status=STATUS_PLANNED, would_be=mf.STATUS_QUARANTINED if problems else mf.STATUS_VALID,
                     problems=problems, accepted=accepted, changes=changes,
-                    stack=self.params["stack_name"], tier=self.params["tier"], timestamp=self.params["timestamp"],
+                    restore_needs=self.restore_needs({"postgres": pg, "neo4j": neo}), stack=self.params["stack_name"],
+                    tier=self.params["tier"], timestamp=self.params["timestamp"],
                     identity=identity, counts=counts, parts=parts, size_bytes=sum(p["bytes"] for p in parts.values()),
                     duration_seconds=None,
                     baseline=None if baseline is None else {"path": baseline["path"], "memories": baseline["memories"],
@@ -859,6 +926,11 @@ class BackupSet:
             self.results["diff"] = {"before": {"path": final, "status": "absent"},
                                     "after": {"path": final, "status": self.results["would_be"]}}
         self.respond(data)
+
+    def restore_needs(self, manifests):
+        """The flags restore.yml would need for a set of these part manifests (restore_needs)."""
+        return restore_needs(manifests, self.params["embedding_provider"], self.params["embedding_model"],
+                             self.params["embedding_dims"])
 
     def mark_absent(self, parts):
         """Record why each part the stack does not have is absent (absent_parts), so no one reads it as empty."""
@@ -1043,6 +1115,8 @@ def summary_lines(data: dict, path: str, stack) -> list:
     lines.append("  problems: %s" % ("none" if not problems else len(problems)))
     lines.extend("    - %s" % p for p in problems)
     lines.extend("  accepted: %s" % a for a in data.get("accepted") or [])
+    lines.extend("  restore will need -e %s=true: %s; the way out: %s"
+                 % (need.get("flag"), need.get("why"), need.get("way_out")) for need in data.get("restore_needs") or [])
     return lines
 
 
@@ -1055,6 +1129,7 @@ def main():
             timestamp=dict(type="str"),
             started_at=dict(type="float"),
             stack_name=dict(type="str"),
+            embedding_provider=dict(type="str"),
             embedding_model=dict(type="str"),
             embedding_dims=dict(type="int"),
             env_file=dict(type="path"),

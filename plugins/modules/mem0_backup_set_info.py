@@ -125,7 +125,8 @@ EXAMPLES = r"""
 RETURN = r"""
 sets:
   description: Every set, newest first, with path, tier, timestamp, status (V(valid), V(quarantined) or V(unknown)),
-    memories (the total), graph nodes, size and problems.
+    memories (the total), graph nodes, size, problems and restore_needs (the flags restore will need, as
+    M(mem0ops.stack.mem0_backup_set) recorded them).
   returned: always
   type: list
   elements: dict

@@ -13,6 +13,7 @@ from urllib.error import HTTPError, URLError
 
 import pytest
 
+from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import manifest_dims
 from ansible_collections.mem0ops.stack.plugins.module_utils.manifest import new_manifest
 from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import PostgresError
 from ansible_collections.mem0ops.stack.plugins.modules import embedding_dim_check as module
@@ -301,11 +302,11 @@ def dump_manifest():
 
 def test_manifest_dims_of_dump_and_graph_exports():
     graph = {"counts": {"nodes": 70, "embedding_dims": {"768": 70}}, "embedding": {"dims": [768], "nodes": 70}}
-    assert module.manifest_dims(dump_manifest()) == [
+    assert manifest_dims(dump_manifest()) == [
         ("vector_tables[0].declared_dims", [1536]), ("vector_tables[0].observed_dims", [1536]),
         ("vector_tables[1].declared_dims", [1536]), ("vector_tables[1].observed_dims", [1536])]
-    assert module.manifest_dims(graph) == [("counts.embedding_dims", [768]), ("embedding.dims", [768])]
-    assert module.manifest_dims({"dims": True, "embedding_dims": "vector(384)", "x": {"dimensions": "12"}}) == [
+    assert manifest_dims(graph) == [("counts.embedding_dims", [768]), ("embedding.dims", [768])]
+    assert manifest_dims({"dims": True, "embedding_dims": "vector(384)", "x": {"dimensions": "12"}}) == [
         ("embedding_dims", [384]), ("x.dimensions", [12])]
 
 

@@ -51,8 +51,9 @@ def write_part(directory, kind, files, **fields):
 
 
 def partial_set(root, tier, ts, namespaces=None, nodes=70, system_identifier="7710895042352013342", user="mem0_user",
-                database="mem0", dims=768, store_id="3D20EFC6", config_text="{}", neo4j=True):
-    """Write the parts of one set under <root>/<tier>/.<ts>.partial, as the backup role does."""
+                database="mem0", dims=768, store_id="3D20EFC6", config_text="{}", neo4j=True, graph_dims=None):
+    """Write the parts of one set under <root>/<tier>/.<ts>.partial, as the backup role does; ``graph_dims`` (dims:
+    nodes) are the embedding lengths the graph export observed (none recorded without it)."""
     namespaces = SEEDED if namespaces is None else namespaces
     partial = root / tier / (".%s.partial" % ts)
     write_part(partial / "postgres", "pgvector_dump", {"%s_%s.dump" % (database, ts): b"PGDMP" + json.dumps(namespaces).encode()},
@@ -61,7 +62,11 @@ def partial_set(root, tier, ts, namespaces=None, nodes=70, system_identifier="77
                vector_tables=[{"table": "memories", "column": "vector", "type": "vector(%d)" % dims, "declared_dims": dims}])
     if neo4j:
         write_part(partial / "neo4j", "neo4j_export", {"neo4j.driver.jsonl.gz": b"\x1f\x8b" + b"n" * nodes},
-                   counts={"nodes": nodes, "relationships": nodes + 24}, neo4j={"database_id": store_id})
+                   counts=dict({"nodes": nodes, "relationships": nodes + 24},
+                               **({"embedding_dims": {str(d): n for d, n in graph_dims.items()}} if graph_dims else {})),
+                   neo4j={"database_id": store_id},
+                   **({"embedding": {"property": "embedding", "dims": sorted(graph_dims), "nodes": nodes}}
+                      if graph_dims else {}))
     write_part(partial / "history", "sqlite_backup", {"history.db": b"SQLite format 3\x00" + b"h" * 64},
                databases={"history.db": {"tables": {"history": sum(namespaces.values())}}})
     config = partial / "config" / "containers"
@@ -435,6 +440,82 @@ def test_check_mode_estimates_the_size_from_the_last_good_set(tmp_path):
                  "planned": planned, "namespace_prefix": PREFIX}, check=True)
     assert result["would_be"] == "valid"
     assert result["parts"]["postgres"]["bytes"] == int(first["parts"]["postgres"]["bytes"] * sum(fewer.values()) / 1968.0)
+
+
+# --- what restore would refuse (issue 12, hole 8) -----------------------------------------------------------
+
+FORCE_DIMS_WAY_OUT = ("the way out: configure the model the data was embedded with (mem0_stack.embedding) and recreate "
+                      "the mem0 server, or restore anyway with -e restore_force_dims=true and then re-embed every "
+                      "memory with nomic-embed-text (playbooks/reembed.yml)")
+
+
+def test_a_consistent_set_needs_no_flag_at_restore(tmp_path):
+    result = backup(tmp_path, "daily", stamp(0), set_kwargs={"graph_dims": {768: 70}})
+    assert result["status"] == "valid" and result["restore_needs"] == []
+    assert mf.read_manifest(str(tmp_path / "daily" / stamp(0)))["restore_needs"] == []
+    assert not any("restore will need" in line for line in result["summary"])
+
+
+def test_a_graph_of_mixed_dims_is_valid_and_says_restore_will_need_the_flag(tmp_path):
+    """The set restore.yml refused at restore time: its graph holds 768- and 1536-dim embeddings."""
+    result = backup(tmp_path, "daily", stamp(0), set_kwargs={"graph_dims": {768: 52, 1536: 18}})
+    assert result["status"] == "valid" and result["problems"] == []
+    [need] = result["restore_needs"]
+    assert need["flag"] == "restore_force_dims" and need["parts"] == ["neo4j"]
+    assert need["why"] == ("the set holds 768/1536-dim embeddings (neo4j 768/1536), but the stack is configured with "
+                           "nomic-embed-text (768 dims): mem0 could neither search nor add to the restored memories")
+    assert any("disagrees with itself" in m for m in need["mismatches"])
+    assert mf.read_manifest(str(tmp_path / "daily" / stamp(0)))["restore_needs"] == [need]
+    assert result["summary"][-1] == "  restore will need -e restore_force_dims=true: %s; %s" % (
+        need["why"], FORCE_DIMS_WAY_OUT)
+    assert ok({"state": "info", "backup_root": str(tmp_path)})["sets"][0]["restore_needs"] == [need]
+
+
+def test_the_verdict_is_embedding_dim_checks_as_restore_runs_it(tmp_path):
+    """The oracle: embedding_dim_check itself, run on each part directory with restore's arguments (select.yml)."""
+    from ansible_collections.mem0ops.stack.plugins.modules import embedding_dim_check  # pylint: disable=import-outside-toplevel
+
+    cases = {stamp(0): {"graph_dims": {768: 70}}, stamp(1): {"graph_dims": {768: 52, 1536: 18}},
+             stamp(2): {"dims": 1536, "graph_dims": {1536: 70}}}
+    for ts, kwargs in cases.items():
+        result = backup(tmp_path, "manual", ts, set_kwargs=kwargs)
+        refused = []
+        for part in ("postgres", "neo4j"):
+            args = {"manifest": str(tmp_path / "manual" / ts / part), "embedder_provider": "ollama",
+                    "embedder_model": "nomic-embed-text", "embedder_dims": 768, "report_only": True}
+            with set_module_args(args):
+                with pytest.raises(AnsibleExitJson) as exc:
+                    embedding_dim_check.main()
+            if exc.value.result["mismatches"]:
+                refused.append(part)
+        assert [need["parts"] for need in result["restore_needs"]] == ([refused] if refused else [])
+    assert refused == ["postgres", "neo4j"]
+
+
+def test_a_1536_dump_under_a_768_model_names_both_parts_and_check_mode_plans_it(tmp_path):
+    result = backup(tmp_path, "daily", stamp(0), set_kwargs={"dims": 1536, "graph_dims": {1536: 70}},
+                    embedding_provider="ollama")
+    assert result["status"] == "valid"
+    [need] = result["restore_needs"]
+    assert need["parts"] == ["postgres", "neo4j"]
+    assert need["why"].startswith("the set holds 1536-dim embeddings (postgres 1536, neo4j 1536), but the stack is "
+                                  "configured with nomic-embed-text (768 dims)")
+    assert any("re-embed the memories with nomic-embed-text (768)" in m for m in need["mismatches"])
+    planned = {"postgres": {"counts": {"memories": {"namespaces": SEEDED}}, "estimate": {"files": {"custom": 1000}},
+                            "vector_tables": [{"table": "memories", "declared_dims": 1536}]}}
+    plan = ok({"state": "present", "backup_root": str(tmp_path), "tier": "daily", "timestamp": stamp(1),
+               "planned": planned, "namespace_prefix": PREFIX, "embedding_model": "nomic-embed-text",
+               "embedding_dims": 768}, check=True)
+    assert plan["status"] == "planned" and plan["restore_needs"][0]["parts"] == ["postgres"]
+    assert plan["summary"][-1].startswith("  restore will need -e restore_force_dims=true: the set holds 1536-dim")
+    assert not (tmp_path / "daily" / stamp(1)).exists()
+
+
+def test_a_shortened_openai_model_is_not_a_mismatch(tmp_path):
+    """text-embedding-3-small asked for 512 dims through openai returns 512: restore accepts a 512-dim set."""
+    result = backup(tmp_path, "daily", stamp(0), set_kwargs={"dims": 512, "graph_dims": {512: 70}},
+                    embedding_provider="openai", embedding_model="text-embedding-3-small", embedding_dims=512)
+    assert result["status"] == "valid" and result["restore_needs"] == []
 
 
 # --- rotation -----------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Configures C(mem0.Memory) like the stack's mem0 server (pgvector at the given database and collection, the
     embedder of O(embedding) with its dims, an LLM that is never called, telemetry off), takes one memory of
-    O(namespace) whose text no other memory of the namespace has (the lowest id), searches for that text with
+    O(namespace) whose text and whose stored vector no other memory of the namespace has (the lowest id; two
+    memories the model embeds alike tie in any search, and their order is arbitrary), searches for that text with
     C(Memory.search) (the filter C(user_id) set to O(namespace), C(top_k) set to O(limit)) and reports whether that
     memory came back first.
   - Used by the C(drill) role on the restored copy of a backup set. Needs the C(mem0ai) and C(psycopg2) libraries in the
@@ -114,8 +115,8 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.postgres import logi
 PICK_SQL = (
     "SELECT id::text AS id, payload->>'data' AS text FROM {table} t "
     "WHERE payload->>'user_id' = %(ns)s AND coalesce(payload->>'data', '') <> '' "
-    "AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.payload->>'user_id' = %(ns)s "
-    "AND o.payload->>'data' = t.payload->>'data' AND o.id <> t.id) "
+    "AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.payload->>'user_id' = %(ns)s AND o.id <> t.id "
+    "AND (o.payload->>'data' = t.payload->>'data' OR o.vector = t.vector)) "
     "ORDER BY id LIMIT 1")
 SHOWN = 80
 

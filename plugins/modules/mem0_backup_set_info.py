@@ -82,6 +82,17 @@ options:
       - What to add to the error when there is no valid set at all (for example what to do about it).
     type: str
     default: ""
+  min_free_gb:
+    description:
+      - Check the disk before a backup writes (RV(disk)) - the whole set's estimate (the last good set's size) must fit
+        in the free space of O(backup_root)'s volume, and when O(data_root) is on the same filesystem (same device),
+        the space left after the set must stay above this many GB (2^30 bytes, as health counts them).
+      - Unset, no disk check.
+    type: float
+  data_root:
+    description:
+      - The stack's data root (the live databases' volume), compared with O(backup_root) by device for O(min_free_gb).
+    type: path
 notes:
   - Set names are UTC timestamps; the newest set is the one with the greatest name.
 seealso:
@@ -120,6 +131,15 @@ EXAMPLES = r"""
     backup_root: /var/lib/mem0ops/backups
     select: false
   register: sets
+
+- name: Check the disk before a backup writes, keeping 10 GB free on the databases' volume
+  mem0ops.stack.mem0_backup_set_info:
+    backup_root: /var/lib/mem0ops/backups
+    data_root: /var/lib/mem0ops/data
+    min_free_gb: 10
+    select: false
+  register: before_backup
+  failed_when: before_backup.disk.problem | length > 0
 """
 
 RETURN = r"""
@@ -203,6 +223,17 @@ differences:
   type: list
   elements: str
   sample: ["memories in namespace 'mark_carey/sap': the set manifest says 678, the restored database holds 600"]
+disk:
+  description:
+    - With O(min_free_gb), the disk check - the backup root's volume (its mount point), its free bytes, the estimate
+      and where it came from (the last good set's size, else 0 with no good set, when
+      M(mem0ops.stack.pgvector_dump) checks its own dump against the catalog's estimate), whether O(data_root) is on
+      the same volume, the floor in bytes, and the problem (the refusal message naming the fix; empty when the set fits).
+  returned: O(min_free_gb) given
+  type: dict
+  sample: {volume: /, free_bytes: 79456123904, estimate_bytes: 1214522, same_volume_as_data: true,
+           estimate_source: the size of the last good set /var/lib/mem0ops-lab/backups/daily/20261122_023000,
+           floor_bytes: 10737418240, problem: ""}
 age_seconds:
   description: Seconds since the set was taken (from its timestamp); null when its name is not a timestamp.
   returned: O(select=true)
@@ -217,6 +248,7 @@ from datetime import datetime, timezone
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import backup_set as bset
+from ansible_collections.mem0ops.stack.plugins.module_utils import disk
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 
 
@@ -225,6 +257,9 @@ def run(params: dict, now: float) -> dict:
     sets, partials = bset.scan(params["backup_root"], now)
     result = {"changed": False, "sets": [bset.public(s) for s in sets], "partials": partials,
               "latest_good": bset.good_description(bset.latest_good(sets))}
+    if params.get("min_free_gb") is not None:
+        result["disk"] = disk.headroom(params["backup_root"], params.get("data_root") or "", params["min_free_gb"],
+                                       bset.latest_good(sets, exclude_tiers=(bset.ADOPTED_TIER,)))
     if not params["select"]:
         return result
     path = bset.select(params["backup_root"], sets, params["set"], params["exclude_tiers"], params["none_hint"])
@@ -260,12 +295,16 @@ def main():
             restored=dict(type="dict"),
             compare_graph=dict(type="bool", default=False),
             none_hint=dict(type="str", default=""),
+            min_free_gb=dict(type="float"),
+            data_root=dict(type="path"),
         ),
         supports_check_mode=True,
     )
     # as given with -e on the command line, "[pre-restore,pre-reset]" arrives as one string
     module.params["exclude_tiers"] = [tier.strip("[]\"' ") for tier in module.params["exclude_tiers"]
                                       if tier.strip("[]\"' ")]
+    if (module.params["min_free_gb"] or 0) < 0:
+        module.fail_json(msg="min_free_gb is %s; set a number of GB of 0 or more" % module.params["min_free_gb"])
     unknown = [tier for tier in module.params["exclude_tiers"] if tier not in bset.TIERS]
     if unknown:
         module.fail_json(msg="exclude_tiers names unknown tiers %s; the tiers are %s"

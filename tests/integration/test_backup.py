@@ -1,7 +1,8 @@
 """playbooks/backup.yml and the backup role against real stacks.
 
 - The lab (read-only): a backup into a temporary backup root is a complete, valid set whose checksums verify and
-  which holds no secret in clear; a check-mode run writes nothing.
+  which holds no secret in clear; a check-mode run writes nothing; with a disk floor no volume can keep, a check-mode
+  run predicts the refusal and writes nothing.
 - The session's scratch stack (tests/integration/scratch.py), with a backup root of the test's own: an interrupted
   run and a failing part leave only a .partial directory; a changed env file and then an emptied database quarantine their sets, alert and fail the run, and
   the rotation that still runs keeps the good set.
@@ -187,6 +188,26 @@ def test_check_mode_writes_nothing(lab_backup):
     assert result["memories"]["per_namespace"] == SEEDED and result["graph"]["nodes"] == 70
     assert result["size_bytes"] > 0
     assert task_result(report, ROTATE, "lab")["would_delete"] == []
+
+
+def test_check_mode_predicts_the_disk_floor_refusal_before_anything_is_written(stack, lab_root):
+    """The lab's backup root and data root share one filesystem (as on the owner's Mac): with a floor no disk can
+    keep, --check refuses before the dump, naming the volume, the floor and the fix, and writes nothing."""
+    root = lab_root / "disk-floor"
+    (root / "daily").mkdir(parents=True)
+    before = listing(root)
+    report = run_playbook("backup.yml", "--check", "-e", "backup_root=%s" % root, "-e", "backup_min_free_gb=1000000")
+    assert report["rc"] != 0
+    refused = task_result(report, "Refuse when the set would not fit, or would leave the databases' volume below the floor")
+    assert refused["failed"] is True
+    msg = refused["msg"]
+    assert msg.startswith("Not enough disk for the backup on /")
+    assert "no good set yet" in msg and "below the floor of 1000000.0 GB" in msg
+    assert "move backup_root to another volume" in msg and "-e backup_min_free_gb=" in msg
+    with pytest.raises(KeyError):
+        task_result(report, "Dump PostgreSQL from one snapshot, inside its container")
+    assert listing(root) == before
+    print("\ndisk floor refusal in check mode: %.1f s (playbook)" % report["seconds"])
 
 
 # --- the scratch stack --------------------------------------------------------------------------------------

@@ -201,6 +201,18 @@ def wait_http(url: str, timeout: float = 300) -> None:
         time.sleep(1)
 
 
+def api_search(stack: dict, text: str, namespace: str, top_k: int = 3) -> list:
+    """The ids (as text) the stack's mem0 API returns for a search of ``text`` in ``namespace``."""
+    svc = stack["services"]["mem0"]
+    request = urllib.request.Request(
+        "http://%s:%d/search" % (svc["host"], svc["port"]),
+        data=json.dumps({"query": text, "user_id": namespace, "top_k": top_k}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer " + svc["api_key"]})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        found = json.load(answer)
+    return [str(r["id"]) for r in (found.get("results", []) if isinstance(found, dict) else found)]
+
+
 def wait_healthy(stack: dict, timeout: float = 900) -> None:
     """Until every container of the stack runs (healthy, when it has a Docker HEALTHCHECK)."""
     names = [svc["container"] for svc in stack["services"].values() if "container" in svc]

@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from . import oldsets
-from .labkit import SEEDED
+from .labkit import SEEDED, api_search
 from .test_reset import changed, memory_state, plan_text, role_task, run, target
 
 pytestmark = pytest.mark.integration
@@ -224,15 +223,7 @@ def reembed(stack) -> dict:
         cur.execute("SELECT id::text, payload->>'data', payload->>'user_id' FROM memories "
                     "WHERE payload->>'data' = 'memory 17 of mark_carey/sap'")
         memory_id, text, namespace = cur.fetchone()
-    svc = stack["services"]["mem0"]
-    request = urllib.request.Request(
-        "http://%s:%d/search" % (svc["host"], svc["port"]),
-        data=json.dumps({"query": text, "user_id": namespace, "top_k": 3}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": "Bearer " + svc["api_key"]})
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        found = json.load(answer)
-    results = found.get("results", []) if isinstance(found, dict) else found
-    return dict(result, memory_id=memory_id, found=[str(item["id"]) for item in results])
+    return dict(result, memory_id=memory_id, found=api_search(stack, text, namespace))
 
 
 def test_the_live_neo4j_tar_is_started_counted_and_exported_the_tar_without_a_store_leaves_a_reason(stack, old, adopted):

@@ -20,7 +20,7 @@ import urllib.request
 import pytest
 import yaml
 
-from .labkit import SEEDED, SEEDED_MEMORIES, run_playbook, task_result
+from .labkit import SEEDED, SEEDED_MEMORIES, api_search, run_playbook, task_result
 
 pytestmark = pytest.mark.integration
 
@@ -57,17 +57,6 @@ def vec(values):
 
 def parse_vec(text):
     return [float(v) for v in text.strip("[]").split(",")]
-
-
-def api_search(stack, text, namespace):
-    svc = stack.stack["services"]["mem0"]
-    request = urllib.request.Request(
-        "http://%s:%d/search" % (svc["host"], svc["port"]),
-        data=json.dumps({"query": text, "user_id": namespace, "top_k": 3}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": "Bearer " + svc["api_key"]})
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        found = json.load(answer)
-    return [str(r["id"]) for r in (found.get("results", found) if isinstance(found, dict) else found)]
 
 
 def container_env(stack, service):
@@ -203,7 +192,7 @@ def test_a_stopped_run_resumes_and_catches_up(scene):
     assert stack.sql('SELECT count(*) FROM "%s"' % old[0])[0][0] == SEEDED_MEMORIES
     assert container_env(stack, "mem0")["EMBEDDING_DIMS"] == str(DIMS)
     assert container_env(stack, "mem0")["EMBEDDING_MODEL"] == MODEL
-    assert new_id in api_search(stack, NEW_TEXT, NEW_NAMESPACE)
+    assert new_id in api_search(stack.stack, NEW_TEXT, NEW_NAMESPACE)
     assert "API downtime" in lines[0] and "old tables kept: " in text
 
 

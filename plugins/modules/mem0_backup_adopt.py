@@ -74,12 +74,6 @@ options:
       - Omitted, O(state=absent) drops every database whose name starts with C(mem0ops_adopt_) (the left-overs of an
         interrupted adoption).
     type: str
-  container_tmpdir:
-    description:
-      - Not used any more (with O(connect_via=docker_exec) the SQL is streamed into the load's stdin, nothing is
-        copied into O(container)); kept for playbooks that set it.
-    type: str
-    default: /tmp
 notes:
   - The load runs C(bash -c 'set -o pipefail; gunzip -c | sed | psql -v ON_ERROR_STOP=1 --single-transaction') where
     the client tools run (inside O(container) with O(connect_via=docker_exec), the file streamed into its stdin as
@@ -362,7 +356,6 @@ def main():
         source=dict(type="path"),
         backup_root=dict(type="path", required=True),
         throwaway_db=dict(type="str"),
-        container_tmpdir=dict(type="str", default="/tmp"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=POSTGRES_REQUIRED_IF + [("state", "present", ("source",))])

@@ -15,6 +15,9 @@ table=.build/stages.tsv
 mkdir -p .build
 : > "$table"
 export MEM0OPS_STAGES="$PWD/$table"
+faults=.build/faults.tsv   # the fault suite's rows (tests/integration/labkit.py record_fault)
+: > "$faults"
+export MEM0OPS_FAULTS="$PWD/$faults"
 
 passed=0
 failed=0
@@ -93,5 +96,16 @@ while IFS=$'\t' read -r name seconds result; do
     printf '%-58s %8s  %s\n' "$name" "$seconds" "$result"
 done < "$table"
 printf '%-58s %8s\n' total "$total"
+if [[ -s $faults ]]; then
+    echo
+    echo "fault suite: each fault injected on a scratch stack, memories counted by a direct query before and after"
+    printf '%-58s %7s %7s %5s  %s\n' fault before after lost "what the tool did"
+    lost_total=0
+    while IFS=$'\t' read -r case before after lost outcome; do
+        printf '%-58s %7s %7s %5s  %s\n' "$case" "$before" "$after" "$lost" "$outcome"
+        lost_total=$((lost_total + lost))
+    done < "$faults"
+    echo "fault suite: $(wc -l < "$faults") faults, $lost_total memories lost"
+fi
 echo "stages: $passed passed, $failed failed"
 (( failed == 0 ))

@@ -25,6 +25,19 @@ SEEDED_NODES = 70
 SEEDED_RELATIONSHIPS = 94
 
 
+def record_fault(case: str, memories_before: int, memories_after: int, outcome: str) -> None:
+    """One row of `make test`'s fault table ("nothing lost"): the fault injected, the memories a direct query counted
+    before it and after the recovery the tool printed, and what the tool did. Written to MEM0OPS_FAULTS (set by
+    mk/stages.sh) when that is set; the test itself asserts the loss, this only reports it."""
+    target = os.environ.get("MEM0OPS_FAULTS")
+    if not target:
+        return
+    lost = max(memories_before - memories_after, 0)
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write("%s\t%d\t%d\t%d\t%s\n" % (case, memories_before, memories_after, lost,
+                                                 " ".join(outcome.split())))
+
+
 def load_stack(inventory: Path, host: str) -> dict:
     """Resolve ``mem0_stack`` for one host exactly as a play would (lookups included)."""
     from ansible.inventory.manager import InventoryManager

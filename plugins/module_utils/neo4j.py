@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import traceback
+from datetime import timezone
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import missing_required_lib
@@ -336,8 +337,30 @@ def _zone_name(tzinfo):
     return name if isinstance(name, str) else None
 
 
-def encode_value(value):
-    """A property value as JSON: lists and scalars as they are, the rest as {"$neo4j": type, ...}."""
+def offset_utc_keys(var: str) -> str:
+    """Cypher naming the properties of ``var`` whose zoned datetimes carry the offset ``Z`` and not the zone id ``UTC``.
+
+    The driver hydrates both as pytz's one UTC object, so only the server can tell them apart (``valueType``, Neo4j
+    5.13 and later); the export passes these keys to encode_properties, so that a ``Z`` comes back as ``Z`` and not as
+    ``[UTC]`` (the same instant, another value: Cypher's ``=`` tells them apart). In a list, every UTC datetime of a
+    list holding one ``Z`` is taken as ``Z``."""
+    return ("[k IN keys({v}) WHERE CASE WHEN valueType({v}[k]) = 'ZONED DATETIME NOT NULL' THEN {v}[k].timezone = 'Z' "
+            "WHEN valueType({v}[k]) STARTS WITH 'LIST<ZONED DATETIME' THEN any(x IN {v}[k] WHERE x.timezone = 'Z') "
+            "ELSE false END]").format(v=var)
+
+
+def knows_value_type(version) -> bool:
+    """Whether a server of this version (``5.26.0``) has Cypher's ``valueType`` (5.13 and later)."""
+    try:
+        major, minor = (int(part) for part in str(version).split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 13)
+
+
+def encode_value(value, offset_utc: bool = False):
+    """A property value as JSON: lists and scalars as they are, the rest as {"$neo4j": type, ...}. ``offset_utc``: a
+    UTC datetime is the offset ``Z`` (offset_utc_keys), kept without a zone id."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if HAS_NEO4J and isinstance(value, neo4j.spatial.Point):
@@ -346,13 +369,15 @@ def encode_value(value):
         return {TYPE_KEY: "duration", "months": value.months, "days": value.days, "seconds": value.seconds,
                 "nanoseconds": value.nanoseconds}
     if isinstance(value, (list, tuple)):
-        return [encode_value(item) for item in value]
+        return [encode_value(item, offset_utc) for item in value]
     if isinstance(value, (bytes, bytearray)):
         return {TYPE_KEY: "bytes", "base64": base64.b64encode(bytes(value)).decode("ascii")}
     if HAS_NEO4J and isinstance(value, neo4j.time.DateTime):
         if value.tzinfo is None:
             return {TYPE_KEY: "localdatetime", "value": value.iso_format()}
-        return {TYPE_KEY: "datetime", "value": value.iso_format(), "zone": _zone_name(value.tzinfo)}
+        zone = _zone_name(value.tzinfo)
+        return {TYPE_KEY: "datetime", "value": value.iso_format(),
+                "zone": None if offset_utc and zone == "UTC" else zone}
     if HAS_NEO4J and isinstance(value, neo4j.time.Date):
         return {TYPE_KEY: "date", "value": value.iso_format()}
     if HAS_NEO4J and isinstance(value, neo4j.time.Time):
@@ -386,7 +411,12 @@ def decode_value(value):
         return bytearray(base64.b64decode(value["base64"]))
     if kind in ("datetime", "localdatetime"):
         parsed = neo4j.time.DateTime.from_iso_format(value["value"])
-        return parsed.astimezone(_timezone(value["zone"])) if value.get("zone") else parsed
+        if value.get("zone"):
+            return parsed.astimezone(_timezone(value["zone"]))
+        if parsed.tzinfo is not None and not parsed.utcoffset():
+            # the parser gives +00:00 pytz's UTC, which the driver sends as the zone id UTC: keep it an offset
+            return parsed.replace(tzinfo=timezone.utc)
+        return parsed
     if kind == "date":
         return neo4j.time.Date.from_iso_format(value["value"])
     if kind in ("time", "localtime"):
@@ -398,8 +428,8 @@ def decode_value(value):
                      "cannot be maps" % (TYPE_KEY, sorted(value)[:5]))
 
 
-def encode_properties(properties: dict) -> dict:
-    return {key: encode_value(value) for key, value in properties.items()}
+def encode_properties(properties: dict, offset_keys=()) -> dict:
+    return {key: encode_value(value, key in offset_keys) for key, value in properties.items()}
 
 
 def decode_properties(properties: dict) -> dict:

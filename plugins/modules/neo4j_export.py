@@ -319,7 +319,9 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.neo4j import (
     error_code,
     explain_error,
     graph_counts,
+    knows_value_type,
     neo4j_argument_spec,
+    offset_utc_keys,
     quote_identifier,
     read,
     schema_statements,
@@ -723,20 +725,27 @@ class Neo4jExport:
     def export_driver(self, writer: ExportWriter) -> dict:
         """Every node, then every relationship, as JSON lines, read in one transaction."""
         held = {"nodes": 0, "relationships": 0}
+        # which UTC datetimes are the offset Z and not the zone id UTC (the driver cannot tell; older servers cannot)
+        hinted = knows_value_type((self.results.get("server") or {}).get("version"))
+        node_hint = (", " + offset_utc_keys("n")) if hinted else ", []"
+        rel_hint = (", " + offset_utc_keys("r")) if hinted else ", []"
         with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS,
                                  fetch_size=self.params["batch_size"]) as session:
             with session.begin_transaction() as tx:
-                nodes = tx.run("MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, properties(n) AS properties")
+                nodes = tx.run("MATCH (n) RETURN elementId(n) AS id, labels(n) AS labels, properties(n) AS properties"
+                               + node_hint + " AS offset_utc")
                 for record in nodes:
                     writer.write(json_line({"type": "node", "id": record["id"], "labels": sorted(record["labels"]),
-                                            "properties": encode_properties(record["properties"])}))
+                                            "properties": encode_properties(record["properties"],
+                                                                            record["offset_utc"])}))
                     held["nodes"] += 1
                 rels = tx.run("MATCH (a)-[r]->(b) RETURN elementId(r) AS id, type(r) AS type, elementId(a) AS start, "
-                              "elementId(b) AS end, properties(r) AS properties")
+                              "elementId(b) AS end, properties(r) AS properties" + rel_hint + " AS offset_utc")
                 for record in rels:
                     writer.write(json_line({"type": "relationship", "id": record["id"], "label": record["type"],
                                             "start": {"id": record["start"]}, "end": {"id": record["end"]},
-                                            "properties": encode_properties(record["properties"])}))
+                                            "properties": encode_properties(record["properties"],
+                                                                            record["offset_utc"])}))
                     held["relationships"] += 1
         return held
 

@@ -419,6 +419,7 @@ def test_without_apoc_the_driver_format_carries_every_type_and_the_schema(
         "CREATE (:Person:Owner {key: 'mark', user_id: 'mark_carey/personal', name: 'typed', "
         "born: date('1980-05-17'), seen: datetime('2026-01-27T08:15:00.123456789[Europe/Berlin]'), "
         "local: localdatetime('2026-01-27T08:15'), at: time('08:15+01:00'), alarm: localtime('06:30'), "
+        "utc: datetime('2026-01-27T07:15Z'), utczone: datetime('2026-01-27T07:15[UTC]'), "
         "took: duration('P1DT2H'), home: point({latitude: 52.52, longitude: 13.40}), "
         "desk: point({x: 1.5, y: 2.5, z: 0.5}), blob: [1, 2, 3], tags: ['a', 'b'], score: 0.125})")
 
@@ -437,11 +438,12 @@ def test_without_apoc_the_driver_format_carries_every_type_and_the_schema(
         "MATCH (p:Person:Owner {key: 'mark'}) RETURN p.born = date('1980-05-17') AND "
         "p.seen = datetime('2026-01-27T08:15:00.123456789[Europe/Berlin]') AND "
         "p.local = localdatetime('2026-01-27T08:15') AND p.at = time('08:15+01:00') AND "
-        "p.alarm = localtime('06:30') AND p.took = duration('P1DT2H') AND "
+        "p.alarm = localtime('06:30') AND p.utc = datetime('2026-01-27T07:15Z') AND "
+        "p.utczone = datetime('2026-01-27T07:15[UTC]') AND p.took = duration('P1DT2H') AND "
         "p.home = point({latitude: 52.52, longitude: 13.40}) AND p.desk = point({x: 1.5, y: 2.5, z: 0.5}) AND "
         "p.blob = [1, 2, 3] AND p.tags = ['a', 'b'] AND p.score = 0.125 AS same, "
-        "valueType(p.seen) AS seen_type, p.seen.timezone AS zone")
-    assert check == [{"same": True, "seen_type": "ZONED DATETIME NOT NULL", "zone": "Europe/Berlin"}]
+        "valueType(p.seen) AS seen_type, p.seen.timezone AS zone, [p.utc.timezone, p.utczone.timezone] AS utc")
+    assert check == [{"same": True, "seen_type": "ZONED DATETIME NOT NULL", "zone": "Europe/Berlin", "utc": ["Z", "UTC"]}]
     assert graph_snapshot(target.query)["relationships"] == graph_snapshot(plain.query)["relationships"]
 
 

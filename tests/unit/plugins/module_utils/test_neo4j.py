@@ -182,6 +182,27 @@ def test_named_time_zone_is_kept():
     assert n4j._zone_name(n4j.decode_value(encoded).tzinfo) == "Europe/Berlin"
 
 
+def test_offset_z_and_zone_id_utc_stay_apart():
+    import pytz  # the driver hydrates both the offset Z and the zone id UTC as pytz's one UTC object
+
+    value = neo4j.time.DateTime(2026, 1, 27, 8, 15, tzinfo=pytz.utc)
+    as_offset = n4j.encode_properties({"seen": value, "all": [value]}, offset_keys=["seen", "all"])
+    as_zone = n4j.encode_properties({"seen": value})
+
+    assert as_offset["seen"]["zone"] is None and as_offset["all"][0]["zone"] is None
+    assert as_zone["seen"]["zone"] == "UTC"
+    # sent back, an offset must not carry a zone name (the driver would send the zone id UTC)
+    assert n4j._zone_name(n4j.decode_value(as_offset["seen"]).tzinfo) is None
+    assert n4j.decode_value(as_offset["seen"]).utcoffset().total_seconds() == 0
+    assert n4j._zone_name(n4j.decode_value(as_zone["seen"]).tzinfo) == "UTC"
+
+
+def test_value_type_needs_neo4j_5_13():
+    assert n4j.knows_value_type("5.26.0") and n4j.knows_value_type("2025.01.0")
+    assert not n4j.knows_value_type("5.12.0") and not n4j.knows_value_type("4.4.30") and not n4j.knows_value_type(None)
+    assert "valueType(n[k])" in n4j.offset_utc_keys("n")
+
+
 def test_plain_values_are_written_as_they_are():
     properties = {"name": "mark", "embedding": [0.0, 0.25], "mentions": 9, "valid": True}
 

@@ -8,7 +8,8 @@
 # with every target's verdict. See tests/bench/bench_backup.py. Then the re-embedding against the embedder's own batch
 # throughput and its downtime part (tests/bench/bench_reembed.py, BENCH_REEMBED_ROWS, default 20000), and the adoption
 # of an old script's set against gunzip | psql of the same file (tests/bench/bench_adopt.py, BENCH_ADOPT_MEMORIES,
-# default 20000; the old set is cached in .build/bench).
+# default 20000; the old set is cached in .build/bench), and reset.yml of the seeded state on a scratch stack, its
+# downtime and total against issue 15's targets (tests/bench/bench_reset.py; re-seeded after each run).
 # Including this file does not change the including Makefile's default goal.
 
 BENCH_DEFAULT_GOAL := $(.DEFAULT_GOAL)
@@ -40,5 +41,6 @@ bench: lab bench-venv
 		$(abspath $(PY)) -m tests.bench.bench_backup
 	cd $(BENCH_ROOT) && ANSIBLE_CONFIG=$(BENCH_ROOT)/ansible.cfg BENCH_RUNS="$(BENCH_RUNS)" $(abspath $(PY)) -m tests.bench.bench_reembed
 	cd $(BENCH_ROOT) && ANSIBLE_CONFIG=$(BENCH_ROOT)/ansible.cfg BENCH_RUNS="$(BENCH_RUNS)" $(abspath $(PY)) -m tests.bench.bench_adopt
+	cd $(BENCH_ROOT) && ANSIBLE_CONFIG=$(BENCH_ROOT)/ansible.cfg BENCH_RUNS="$(BENCH_RUNS)" $(abspath $(PY)) -m tests.bench.bench_reset
 
 .DEFAULT_GOAL := $(BENCH_DEFAULT_GOAL)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from .labkit import REPO, SEEDED, SEEDED_NODES, SEEDED_RELATIONSHIPS, load_stack, run_playbook
+from .labkit import REPO, SEEDED, SEEDED_MEMORIES, SEEDED_NODES, SEEDED_RELATIONSHIPS, load_stack, record_fault, run_playbook
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +47,10 @@ def run(stack: dict, playbook: str | Path, *args: str) -> dict:
 
 
 def changed(stack: dict, report: dict) -> int:
-    return report["stats"][stack["test_host"]]["changed"]
+    """Tasks that changed something, the stack lock's own record (taken and left by every writing run) left out."""
+    return sum(1 for play in report["plays"] for task in play["tasks"]
+               if not task["task"]["name"].startswith("mem0ops.stack.lock : ")
+               and any(result.get("changed") for result in task["hosts"].values()))
 
 
 def pg_connect(stack: dict, dbname: str | None = None):
@@ -245,7 +250,7 @@ def test_reset_check_changes_nothing_and_prints_the_plan(stack):
     text = plan_text(report, "reset")
     svc = stack["services"]
     # the dependents stop first, in reverse dependency order
-    stop_line = next(line for line in text.splitlines() if line.startswith("3. stop"))
+    stop_line = next(line for line in text.splitlines() if line.startswith("4. stop"))
     positions = [stop_line.index(svc[name]["container"]) for name in ("openmemory_ui", "openmemory_mcp", "mem0")]
     assert positions == sorted(positions), stop_line
     assert svc["postgres"]["container"] not in stop_line
@@ -255,20 +260,96 @@ def test_reset_check_changes_nothing_and_prints_the_plan(stack):
     for user, count in before["graph"]["per_user"].items():
         assert f"    {user}: {count}" in text
     assert f"{stack['backup_root']}/pre-reset/" in text and "estimated" in text
-    assert f"wipe {stack['data_root']}/{svc['neo4j']['data_dir']}" in text
+    # the graph is emptied online by default; the wipe is named as the explicit alternative
+    assert "5. Neo4j (online): MATCH (n) DETACH DELETE n in batches" in text
+    assert f"reset_neo4j_wipe=true wipes {stack['data_root']}/{svc['neo4j']['data_dir']}" in text
+    assert "answers and commits a write" in text
     assert_no_secret(stack, report)
     print(f"reset.yml --check: {seconds:.1f} s")
 
 
+def test_a_reset_that_fails_at_neo4j_is_undone_by_the_command_it_prints(stack, scratch_stack):
+    """Issue 12, hole 4: Neo4j dies (killed, as the OOM killer would) after the reset proved it and wrote its journal,
+    before the graph is emptied. The reset fails in its Neo4j phase; the printed command, run verbatim, puts the data
+    back: the seed's counts by a direct SQL and Cypher query."""
+    svc = stack["services"]
+    collection = stack["mem0"]["collection"]
+    count_sql = f'SELECT count(*) FROM "{collection}"'
+    before = scratch_stack.sql(count_sql)[0][0]
+    assert before == SEEDED_MEMORIES and memory_state(stack)["per_namespace"] == SEEDED
+    journal = Path(stack["backup_root"]) / "journal" / f"{stack['name']}.json"
+    assert not journal.exists()
+    outcome = {}
+    began = time.monotonic()
+    runner = threading.Thread(target=lambda: outcome.update(
+        report=run(stack, "reset.yml", "-e", f"reset_confirm={stack['name']}")))
+    runner.start()
+    # The journal is written after the proof, before the first service stops; the graph is emptied after the stop.
+    while runner.is_alive() and not journal.exists():
+        time.sleep(0.05)
+    killed = runner.is_alive()
+    if killed:
+        scratch_stack.docker("kill", svc["neo4j"]["container"])
+    runner.join()
+    assert killed, "the reset ended before its journal appeared"
+    report = outcome["report"]
+    assert report["rc"] != 0
+    lines = role_task(report, "reset", "Stop, saying what failed and what state the stack is in")["msg"]
+    text = "\n".join(lines)
+    assert "FAILED in phase neo4j" in lines[0], text
+    # nothing of PostgreSQL was dropped (the graph is emptied first), and the journal names the way out
+    assert scratch_stack.sql(count_sql)[0][0] == before
+    assert journal.exists() and json.loads(journal.read_text())["playbook"] == "reset"
+    # the failure started Neo4j again, so the printed command works in the state left
+    assert containers(stack)["neo4j"]["status"] == "running"
+    command = next(line for line in lines if line.startswith("To put the data back")).split("): ", 1)[1]
+    assert "restore_rollback=true" in command
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}")
+    rollback = subprocess.run(["bash", "-c", command], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    after = scratch_stack.sql(count_sql)[0][0]
+    record_fault("Neo4j killed mid-reset (after the proof)", before, after,
+                 "reset failed in phase neo4j, PostgreSQL untouched; the printed restore of its safety set "
+                 + ("brought the data back" if rollback.returncode == 0 else "FAILED"))
+    assert rollback.returncode == 0, (rollback.stdout + rollback.stderr)[-4000:]
+    assert after == before and memory_state(stack)["per_namespace"] == SEEDED
+    assert sum(graph_state(stack)["per_user"].values()) == SEEDED_NODES
+    assert graph_state(stack)["relationships"] == SEEDED_RELATIONSHIPS
+    assert all(c["status"] == "running" for c in containers(stack).values())
+    assert not journal.exists(), "the rollback ends the reset's journal"
+    for secret in secrets(stack):
+        assert secret not in report["raw"] and secret not in rollback.stdout + rollback.stderr
+    print(f"reset killed at Neo4j, then its printed rollback: {time.monotonic() - began:.1f} s")
+
+
 @pytest.fixture(scope="module")
 def reset_run(stack):
-    """One real reset; afterwards the data set is put back."""
+    """One real reset, killed (SIGKILL of ansible-playbook and its modules, as a power cut would) as it begins to drop
+    the database, then finished by the command its journal holds, copied verbatim; afterwards the data set is put
+    back."""
     before = {"memories": memory_state(stack), "graph": graph_state(stack), "history_rows": history_rows(stack)}
+    journal = Path(stack["backup_root"]) / "journal" / f"{stack['name']}.json"
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", PATH=f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}")
     started = time.monotonic()
-    report = run(stack, "reset.yml", "-e", f"reset_confirm={stack['name']}")
+    killed = subprocess.Popen(
+        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(stack["test_inventory"]), str(REPO / "playbooks" / "reset.yml"),
+         *PATIENCE, "-e", f"reset_confirm={stack['name']}"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    entry: dict = {}
+    while killed.poll() is None and entry.get("phase") != "postgres":
+        time.sleep(0.05)
+        entry = json.loads(journal.read_text()) if journal.exists() else {}
+    os.killpg(killed.pid, 9)
+    killed.wait()
+    assert entry.get("phase") == "postgres", f"the reset ended before it reached its PostgreSQL phase: {entry}"
+    entry = json.loads(journal.read_text())
+    resume = subprocess.run(["bash", "-c", entry["resume"]], cwd=REPO, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
-    yield {"report": report, "before": before, "seconds": seconds}
-    reseed(stack, backup_path(report))
+    report = json.loads(resume.stdout[resume.stdout.find('{\n    "custom_stats"'):] or "{}")
+    report.update(rc=resume.returncode, raw=resume.stdout + resume.stderr)
+    yield {"report": report, "before": before, "seconds": seconds, "journal": entry, "journal_path": journal}
+    reseed(stack, entry["safety_set"])
     # the data set is back, by the seed's own counts
     assert memory_state(stack)["per_namespace"] == SEEDED
     assert sum(graph_state(stack)["per_user"].values()) == SEEDED_NODES
@@ -299,14 +380,18 @@ def test_reset_empties_the_stack_and_leaves_it_working(stack, reset_run):
     assert all(c["status"] == "running" for c in containers(stack).values())
     lines = role_task(report, "reset", "Report")["msg"]
     text = "\n".join(lines)
-    assert "DONE" in lines[0] and "downtime" in lines[0]
+    # the run was killed in its PostgreSQL phase and finished by the journal's resume command
+    assert "DONE (resumed)" in lines[0] and "downtime" in lines[0]
+    assert reset_run["journal"]["playbook"] == "reset" and "reset_resume=true" in reset_run["journal"]["resume"]
+    assert not reset_run["journal_path"].exists(), "the finished reset removes its journal"
     for namespace, count in reset_run["before"]["memories"]["per_namespace"].items():
         assert f"memories {namespace}: {count} -> 0" in text
     assert "smoke test in mem0ops/smoke: created, found by search" in text
     # the report is the log file, and the backup it names is a valid set holding what the stack held
     log = Path(text.rsplit("report: ", maxsplit=1)[-1].strip())
     assert log.read_text().startswith(lines[0])
-    set_dir = Path(backup_path(report))
+    set_dir = Path(reset_run["journal"]["safety_set"])
+    assert f"the safety set (the state before the reset): {set_dir}" in text
     manifest = json.loads((set_dir / "manifest.json").read_text())
     assert manifest["status"] == "valid" and manifest["tier"] == "pre-reset"
     assert manifest["counts"]["memories"]["per_namespace"] == reset_run["before"]["memories"]["per_namespace"]

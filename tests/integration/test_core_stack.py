@@ -190,8 +190,8 @@ def test_reset_check_plans_without_neo4j_and_changes_nothing(core):
     report = run(core, "reset.yml", "--check")
     assert report["rc"] == 0, report["raw"][-3000:]
     plan = plan_text(report, "reset")
-    assert "5. Neo4j: none in this stack (no neo4j service), no graph to wipe" in plan
-    assert "8. verify: 0 memories, 0 history rows, every service healthy" in plan
+    assert "5. Neo4j: none in this stack (no neo4j service), no graph to empty" in plan
+    assert "9. verify: 0 memories, 0 history rows, every service healthy" in plan
     assert memory_state(core) == before
 
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import shlex
 import shutil
+import signal
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from .labkit import REPO, SEEDED, SEEDED_NODES, SEEDED_RELATIONSHIPS
+from .labkit import REPO, SEEDED, SEEDED_MEMORIES, SEEDED_NODES, SEEDED_RELATIONSHIPS, record_fault
 from .test_reset import (
-    assert_no_secret, changed, containers, diff, graph_state, history_rows, memory_state, neo4j_session, pg_connect,
-    plan_text, role_task, run, snapshot, target)
+    PATIENCE, assert_no_secret, changed, containers, diff, graph_state, history_rows, memory_state, neo4j_session,
+    pg_connect, plan_text, role_task, run, snapshot, target)
 
 pytestmark = pytest.mark.integration
 
@@ -83,8 +89,10 @@ def test_restore_refuses_without_confirmation(stack):
 
 
 def without_logs(state: dict) -> dict:
-    """A snapshot without the run reports and the restore record, which every real run writes."""
-    return dict(state, backup_root={k: v for k, v in state["backup_root"].items() if not k.startswith("logs")})
+    """A snapshot without the run reports and the restore record, which every real run writes, and the directories of
+    the stack's lock and of the destructive runs' journal (empty when no run holds them)."""
+    return dict(state, backup_root={k: v for k, v in state["backup_root"].items()
+                                    if not k.startswith(("logs", "lock", "journal"))})
 
 
 def test_restore_check_changes_nothing_and_prints_the_plan(stack, good_set):
@@ -151,6 +159,95 @@ def test_a_second_restore_of_the_same_set_changes_nothing(stack, good_set):
     assert changed(stack, report) == 0
     assert "ALREADY HOLDS THE SET" in role_task(report, "restore", "Report")["msg"][0]
     assert containers(stack) == before
+
+
+def playbook_env() -> dict:
+    venv = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv"))
+    return dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_NOCOLOR="1",
+                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+
+
+def memories_total(stack: dict) -> int:
+    with pg_connect(stack) as conn, conn.cursor() as cur:
+        cur.execute(f'SELECT count(*) FROM "{stack["mem0"]["collection"]}"')
+        return cur.fetchone()[0]
+
+
+def job_processes(jid: str) -> list:
+    """The processes of an async job (async_wrapper's command line holds the job id's first part)."""
+    found = subprocess.run(["pgrep", "-f", f"async_wrapper[^ ]* {jid.split('.')[0]} "], capture_output=True, text=True,
+                           check=False)
+    return found.stdout.split()
+
+
+def test_a_restore_killed_midway_is_refused_then_resumed(stack, good_set, tmp_path):
+    """Issue 12, hole 2: SIGKILL of ansible-playbook once the journal says 'postgres rows' and the PostgreSQL job runs
+    (async, poll 0: it outlives its controller). A plain restore is then refused, naming the journal's commands, and
+    changes nothing; the resume command it printed, run as printed, kills what is left of the job and brings the stack
+    to the set's counts (the seed's, by a direct query)."""
+    began = time.monotonic()
+    before = memories_total(stack)
+    assert before == SEEDED_MEMORIES
+    journal = Path(stack["backup_root"]) / "journal" / f"{stack['name']}.json"
+    job_file = Path(stack["backup_root"]) / "logs" / f"restore_job_{stack['name']}.json"
+    assert not journal.exists()
+    output = tmp_path / "killed.out"
+    with output.open("w") as out:
+        proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            ["ansible-playbook", "-i", str(stack["test_inventory"]), str(REPO / "playbooks" / "restore.yml"), *PATIENCE,
+             "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}", "-e", "restore_force=true"],
+            cwd=REPO, env=playbook_env(), stdout=out, stderr=subprocess.STDOUT)
+    phase = None
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:  # a bounded wait on the playbook itself between two reads of the journal, so that its end is seen too
+            proc.wait(timeout=0.05)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            phase = json.loads(journal.read_text()).get("phase")
+        except (OSError, ValueError):  # not written yet, or being replaced
+            phase = None
+        if phase == "postgres rows" and job_file.exists():
+            break
+    assert proc.poll() is None, output.read_text()[-3000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert phase == "postgres rows"
+    jid = json.loads(job_file.read_text())["jid"]
+    killed_at = time.monotonic() - began
+
+    # a plain restore is refused, names the way out, and changes nothing
+    held = containers(stack)
+    refused = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}")
+    assert refused["rc"] != 0
+    assert changed(stack, refused) == 0
+    assert containers(stack) == held
+    assert json.loads(journal.read_text())["phase"] == "postgres rows"
+    resume = re.search(r"To finish it: (ansible-playbook [^\"]*-e restore_resume=true)", refused["raw"])
+    rollback = re.search(r"To put back the state before it: (ansible-playbook [^\"]*-e restore_rollback=true)", refused["raw"])
+    assert resume and rollback, refused["raw"][-3000:]
+    assert f"-e restore_confirm={stack['name']}" in resume.group(1) and f"-e restore_set={good_set['path']}" in resume.group(1)
+    assert f"-e restore_set={stack['backup_root']}/pre-restore/" in rollback.group(1)
+
+    # the printed resume command, as printed (the lab's health patience added), finishes the restore
+    started = time.monotonic()
+    done = subprocess.run(" ".join([resume.group(1), *map(shlex.quote, PATIENCE)]), shell=True, cwd=tempfile.gettempdir(),
+                          env=playbook_env(), capture_output=True, text=True, check=False)
+    resumed = time.monotonic() - started
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    after = memories_total(stack)
+    assert memory_state(stack)["per_namespace"] == SEEDED
+    assert sum(graph_state(stack)["per_user"].values()) == SEEDED_NODES
+    assert not journal.exists() and not job_file.exists()
+    assert job_processes(jid) == []
+    assert all(c["status"] == "running" for c in containers(stack).values())
+    record_fault("SIGKILL of restore.yml in phase 'postgres rows'", before, after,
+                 "next restore refused naming the journal's resume and rollback; the printed resume killed the orphan "
+                 "job and finished the restore")
+    print(f"killed restore: {killed_at:.1f} s to phase 'postgres rows'; refused in {refused['seconds']} s; "
+          f"resumed in {resumed:.1f} s; whole test {time.monotonic() - began:.1f} s")
 
 
 def test_a_graph_only_restore_leaves_postgres_alone(stack, good_set):

@@ -33,6 +33,10 @@ TIMESTAMP_RE = re.compile(r"^\d{8}_\d{6}$")
 PARTIAL_RE = re.compile(r"^\.(\d{8}_\d{6})\.partial$")
 TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
 MARKER = "QUARANTINED.txt"
+# The scrub's mark (module_utils.scrub): a file beside the set's data, never a rewrite of it; a set holding it is
+# CORRUPTED, never good, never chosen by restore by default, and never counted toward keep.
+CORRUPTED_MARKER = "CORRUPTED.txt"
+STATUS_CORRUPTED = "corrupted"
 STATUS_PLANNED = "planned"
 STATUS_UNKNOWN = "unknown"
 LISTED = 6
@@ -121,10 +125,10 @@ def describe_set(path: str, tier: str, timestamp: str) -> dict:
         data = mf.read_manifest(path)
     except mf.ManifestError as exc:
         entry["problems"] = [str(exc)]
-        return entry
+        return mark_corrupted(entry)
     if data.get("kind") != KIND:
         entry["problems"] = ["%s is a %r manifest, not a backup set manifest" % (mf.manifest_path(path), data.get("kind"))]
-        return entry
+        return mark_corrupted(entry)
     status = data.get("status")
     entry["status"] = status if status in (mf.STATUS_VALID, mf.STATUS_QUARANTINED) else STATUS_UNKNOWN
     entry["memories"] = dotted(data, "counts.memories.total")
@@ -134,7 +138,42 @@ def describe_set(path: str, tier: str, timestamp: str) -> dict:
     entry["problems"] = list(data.get("problems") or [])
     entry["restore_needs"] = list(data.get("restore_needs") or [])  # the flags restore will need (mem0_backup_set)
     entry["_manifest"] = data
+    return mark_corrupted(entry)
+
+
+def read_corruption(path: str):
+    """The scrub's mark on the set at ``path`` ({marker, marked_at, problems}), None when it has none."""
+    marker = os.path.join(path, CORRUPTED_MARKER)
+    if not os.path.isfile(marker):
+        return None
+    try:
+        with open(marker, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        text = ""
+    problems = [line[2:].strip() for line in text.splitlines() if line.startswith("- ")]
+    marked = re.search(r"^marked: (\S+)", text, re.M)
+    return {"marker": marker, "marked_at": marked.group(1) if marked else None,
+            "problems": problems or ["marked corrupted by the scrub (%s)" % marker]}
+
+
+def mark_corrupted(entry: dict) -> dict:
+    """A listed set with the scrub's mark gets status corrupted, whatever its manifest says; its problems first."""
+    found = read_corruption(entry["path"])
+    if found is not None:
+        entry["status"] = STATUS_CORRUPTED
+        entry["corrupted"] = {"marked_at": found["marked_at"], "marker": found["marker"]}
+        entry["problems"] = ["corrupted: %s" % p for p in found["problems"]] + list(entry["problems"])
     return entry
+
+
+def corruption_text(problems: list, marked_at: str) -> str:
+    """The marker file's text: what the owner reads in the set's directory."""
+    return ("This backup set is CORRUPTED: the scrub found that it no longer matches what was checked when it was "
+            "taken.\nIt is kept for inspection but never counted as a good backup: restore does not choose it by "
+            "default (it takes the next valid set and says why), the rotation never counts it toward keep, and it is "
+            "never the baseline of a new set.\nDelete this directory by hand once you have looked at it (or keep it: "
+            "nothing deletes it for you).\n\nmarked: %s\n\n" % marked_at + "".join("- %s\n" % p for p in problems))
 
 
 def scan(root: str, now: float) -> tuple:
@@ -219,6 +258,30 @@ def select(root: str, sets: list, wanted="", exclude_tiers=(), none_hint="") -> 
     if none_hint:
         text += ": %s" % none_hint
     raise SetError("%s; the newest sets: %s" % (text, newest_listing(sets)))
+
+
+def fallback_choice(sets: list, exclude_tiers=(), check=None) -> tuple:
+    """The default choice of a restore: the newest valid set outside ``exclude_tiers`` whose files pass ``check`` (a
+    function of a listed set returning its problems; None checks nothing), and the newer sets passed over, each
+    {path, why}: those marked corrupted by the scrub and those whose files failed ``check``. (None, skipped) when no
+    set passes."""
+    skipped = []
+    for entry in sets:
+        if entry["tier"] in exclude_tiers:
+            continue
+        if entry["status"] == STATUS_CORRUPTED:
+            skipped.append({"path": entry["path"], "why": "marked CORRUPTED by the scrub%s: %s" % (
+                " on %s" % entry["corrupted"]["marked_at"] if entry["corrupted"].get("marked_at") else "",
+                "; ".join(entry["problems"][:3]))})
+            continue
+        if entry["status"] != mf.STATUS_VALID:
+            continue
+        problems = check(entry) if check else []
+        if not problems:
+            return entry, skipped
+        skipped.append({"path": entry["path"], "why": "its files no longer match its checksums: %s%s" % (
+            "; ".join(problems[:3]), " (and %d more)" % (len(problems) - 3) if len(problems) > 3 else "")})
+    return None, skipped
 
 
 def read_set_manifest(path: str) -> dict:
@@ -367,7 +430,9 @@ def rotation_plan(sets: list, partials: list, keep: dict, keep_quarantined: int,
             else:
                 kept.append((entry, "quarantined, kept for inspection"))
         for entry in tier_sets:
-            if entry["status"] not in (mf.STATUS_VALID, mf.STATUS_QUARANTINED):
+            if entry["status"] == STATUS_CORRUPTED:
+                kept.append((entry, "corrupted (marked by the scrub): kept for inspection, never counted toward keep"))
+            elif entry["status"] not in (mf.STATUS_VALID, mf.STATUS_QUARANTINED):
                 kept.append((entry, "no readable backup set manifest: never deleted by rotation"))
     for entry in partials:
         if entry["age_hours"] >= stale_partial_hours:

@@ -41,6 +41,12 @@ description:
   - O(state=info) lists the sets with their status and memory counts, the partial sets, and the last good set.
   - O(state=copied) copies one valid set to a second destination (a NAS, another disk) under a temporary name,
     verifies every checksum there and renames it.
+  - O(state=abandoned) deals with a backup that failed (the backup role's rescue). When O(failure) says the disk
+    filled up (C(No space left on device), ENOSPC, a quota), the partial set O(tier)/O(timestamp) is removed - the
+    space goes back and nothing half-written stays; the sets with a final name are never touched - and RV(message)
+    names the volume and the fix. Any other failure leaves the partial set for inspection.
+  - A set the scrub (M(mem0ops.stack.mem0_backup_set_scrub)) marked CORRUPTED is never counted toward O(keep), never
+    deleted by the rotation (it is kept for inspection), and never a good set nor a baseline.
 author:
   - mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
@@ -64,11 +70,12 @@ attributes:
 options:
   state:
     description:
-      - One of V(present), V(rotated), V(info) and V(copied).
+      - One of V(present), V(rotated), V(info), V(copied) and V(abandoned).
       - V(present) finalises the partial set O(tier)/O(timestamp).
       - V(rotated) applies the retention to every tier under O(backup_root).
       - V(info) lists the sets and the last good one; read-only, it never reports a change.
       - V(copied) copies the set at O(path) to O(copy_to).
+      - V(abandoned) removes the partial set O(tier)/O(timestamp) of a backup that failed because its disk filled up.
     type: str
     default: info
   backup_root:
@@ -78,13 +85,13 @@ options:
     required: true
   tier:
     description:
-      - The tier of the set to finalise. Required with O(state=present).
+      - The tier of the set to finalise. Required with O(state=present) and O(state=abandoned).
       - V(adopted) holds the sets adopted from the owner's old backup script (M(mem0ops.stack.mem0_backup_adopt)).
     type: str
     choices: [hourly, daily, weekly, monthly, manual, pre-reset, pre-restore, adopted]
   timestamp:
     description:
-      - The set's name, C(YYYYmmdd_HHMMSS) (UTC). Required with O(state=present).
+      - The set's name, C(YYYYmmdd_HHMMSS) (UTC). Required with O(state=present) and O(state=abandoned).
     type: str
   started_at:
     description:
@@ -240,6 +247,10 @@ options:
       - An adopted set is never compared with the last good set (it comes from another time and often another
         stack); only O(min_memories) and the problems of its parts gate it.
     type: dict
+  failure:
+    description:
+      - With O(state=abandoned), the failed step's message; a full disk in it (ENOSPC) removes the partial set.
+    type: str
 notes:
   - Set names are UTC timestamps; the newest set is the one with the greatest name.
   - The sets of the tier V(adopted) are never deleted by the rotation and are never the baseline of a new set.
@@ -346,8 +357,9 @@ changes:
   elements: dict
   sample: [{field: postgres.user, old: mem0_user, new: mem0_user_prd}]
 path:
-  description: The set's final directory (where it would go, in check mode); with O(state=copied), the copy.
-  returned: O(state=present), O(state=copied)
+  description: The set's final directory (where it would go, in check mode); with O(state=copied), the copy; with
+    O(state=abandoned), the partial set.
+  returned: O(state=present), O(state=copied), O(state=abandoned)
   type: str
   sample: /var/lib/mem0ops-lab/backups/daily/20261122_023000
 tier:
@@ -460,6 +472,31 @@ redacted:
   type: list
   elements: dict
   sample: [{file: config/containers/mem0.json, count: 2}]
+volume:
+  description: With O(state=abandoned), the mount point of the backup root's volume.
+  returned: O(state=abandoned)
+  type: str
+  sample: /Volumes/Data
+free_bytes:
+  description: With O(state=abandoned), the free bytes of that volume now.
+  returned: O(state=abandoned)
+  type: int
+  sample: 0
+disk_full:
+  description: With O(state=abandoned), whether O(failure) says the disk filled up.
+  returned: O(state=abandoned)
+  type: bool
+  sample: true
+removed:
+  description: With O(state=abandoned), whether the partial set was removed.
+  returned: O(state=abandoned)
+  type: bool
+  sample: true
+message:
+  description: With O(state=abandoned), what became of the partial set, and with a full disk the volume and the fix.
+  returned: O(state=abandoned)
+  type: str
+  sample: "The backup root's volume /Volumes/Data filled up while the set was written (0 B free now): ..."
 verified:
   description: With O(state=copied), whether every file of the copy matched the set manifest.
   returned: O(state=copied)
@@ -470,6 +507,7 @@ verified:
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import traceback
@@ -477,16 +515,21 @@ from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mem0ops.stack.plugins.module_utils import disk
 from ansible_collections.mem0ops.stack.plugins.module_utils import manifest as mf
 from ansible_collections.mem0ops.stack.plugins.module_utils.backup_set import (
-    ADOPTED_TIER, KIND, MARKER, PART_KINDS, PARTS, STATUS_PLANNED, TIERS, SetError, dotted, final_path, good_description, human,
+    ADOPTED_TIER, CORRUPTED_MARKER, KIND, MARKER, PART_KINDS, PARTS, STATUS_PLANNED, TIERS, SetError, dotted, final_path, good_description, human,
     is_timestamp, keep_counts, latest_good, parse_timestamp, partial_path, percent, public, rotation_plan, scan, short,
     walk_files)
 from ansible_collections.mem0ops.stack.plugins.module_utils.embeddings import default_model, manifest_verdict
 from ansible_collections.mem0ops.stack.plugins.module_utils.secrets import (
     env_secrets, env_variables, redact_file, secret_needles)
 
-STATES = ("present", "rotated", "info", "copied")
+STATES = ("present", "rotated", "info", "copied", "abandoned")
+# What a full disk (or quota) looks like in a failed step's message (OSError's strerror, errno names, and
+# pgvector_dump's own check of the free space left in the set's directory before it writes).
+DISK_FULL = re.compile(r"No space left on device|ENOSPC|\[Errno 28\]|Disk quota exceeded|EDQUOT|\[Errno 122\]"
+                       r"|not enough free space for the dump in /")
 FINGERPRINT_FIELDS = (
     ("postgres.system_identifier", "PostgreSQL system identifier (another cluster)"),
     ("postgres.database", "database name"),
@@ -1023,6 +1066,37 @@ class BackupSet:
         except OSError as exc:
             raise SetError("cannot delete %s: %s" % (path, exc))
 
+    # -- abandoned ----------------------------------------------------------------------------------------
+    def abandoned(self):
+        """A backup that failed: when its disk filled up (ENOSPC in O(failure)), what it wrote is removed, so that
+        the space is given back and nothing half-written stays; otherwise the partial set stays for inspection."""
+        tier, stamp = self.params["tier"], self.params["timestamp"]
+        if not tier or not stamp or not is_timestamp(stamp):
+            raise SetError("state=abandoned needs tier and timestamp (YYYYmmdd_HHMMSS) of the failed set")
+        partial = partial_path(self.root, tier, stamp)
+        failure = self.params["failure"] or ""
+        volume = disk.mount_point(self.root)
+        free = shutil.disk_usage(disk.existing_ancestor(self.root)).free
+        full = bool(DISK_FULL.search(failure))
+        exists = os.path.isdir(partial) and not os.path.islink(partial)
+        self.results.update(path=partial, volume=volume, free_bytes=free, disk_full=full, removed=False)
+        if full:
+            if exists:
+                self.results["changed"] = True
+                if not self.check_mode:
+                    self.remove(partial)
+                    self.results["removed"] = True
+            self.results["message"] = (
+                "The backup root's volume %s filled up while the set was written (%s free now): another writer took "
+                "the space after the headroom check passed, or the set outgrew the last good one. What this run wrote (%s) was %s; no set was counted and "
+                "the older sets are untouched. Fix: free space on %s (see what filled it: du -xsh %s/*), or move "
+                "backup_root to a volume with room, then run the backup again."
+                % (volume, human(free), partial, "removed" if self.results["removed"] else
+                   "already gone" if not exists else "to be removed (check mode)", volume, volume))
+        else:
+            self.results["message"] = ("The incomplete files stay in %s; a .partial directory is never taken for a "
+                                       "backup and the rotation removes it once it is stale." % partial)
+
     # -- copied -------------------------------------------------------------------------------------------
     def copied(self):
         src, dest_root = self.params["path"], self.params["copy_to"]
@@ -1036,6 +1110,9 @@ class BackupSet:
             raise SetError("%s is not a backup set" % src)
         if data.get("status") != mf.STATUS_VALID:
             raise SetError("%s is %s: only valid sets are copied to a second destination" % (src, data.get("status")))
+        if os.path.isfile(os.path.join(src, CORRUPTED_MARKER)):
+            raise SetError("%s is marked CORRUPTED (%s): only valid sets are copied to a second destination"
+                           % (src, CORRUPTED_MARKER))
         tier, stamp = data.get("tier") or os.path.basename(os.path.dirname(src)), os.path.basename(src.rstrip("/"))
         dest = os.path.join(dest_root, tier, stamp)
         self.results.update(path=dest, verified=False)
@@ -1152,8 +1229,10 @@ def main():
             path=dict(type="path"),
             copy_to=dict(type="path"),
             adopted=dict(type="dict"),
+            failure=dict(type="str"),
         ),
-        required_if=[("state", "present", ("tier", "timestamp")), ("state", "copied", ("path", "copy_to"))],
+        required_if=[("state", "present", ("tier", "timestamp")), ("state", "copied", ("path", "copy_to")),
+                     ("state", "abandoned", ("tier", "timestamp"))],
         supports_check_mode=True,
     )
     if module.params["state"] not in STATES:

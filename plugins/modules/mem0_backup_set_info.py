@@ -40,7 +40,9 @@ options:
     description:
       - The set to choose. A path (starting with C(/)) is a set's directory or its C(manifest.json); anything else is a
         timestamp C(YYYYmmdd_HHMMSS), the newest set of that name in any tier.
-      - Empty, the newest valid set outside O(exclude_tiers).
+      - Empty, the newest valid set outside O(exclude_tiers) whose files match its checksums (with O(verify)); a set
+        marked CORRUPTED by the scrub, or whose files fail the checksums now, is passed over for the next valid one,
+        and RV(skipped) says why.
     type: str
     default: ""
   exclude_tiers:
@@ -97,6 +99,7 @@ notes:
   - Set names are UTC timestamps; the newest set is the one with the greatest name.
 seealso:
   - module: mem0ops.stack.mem0_backup_set
+  - module: mem0ops.stack.mem0_backup_set_scrub
 """
 
 EXAMPLES = r"""
@@ -144,7 +147,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 sets:
-  description: Every set, newest first, with path, tier, timestamp, status (V(valid), V(quarantined) or V(unknown)),
+  description: Every set, newest first, with path, tier, timestamp, status (V(valid), V(quarantined), V(corrupted) -
+    marked by M(mem0ops.stack.mem0_backup_set_scrub), with C(corrupted.marked_at) - or V(unknown)),
     memories (the total), graph nodes, size, problems and restore_needs (the flags restore will need, as
     M(mem0ops.stack.mem0_backup_set) recorded them).
   returned: always
@@ -177,7 +181,7 @@ manifest:
   type: dict
   sample: {kind: backup_set, status: valid, tier: daily, timestamp: "20261122_023000", counts: {}, files: []}
 status:
-  description: The chosen set's status, from its manifest.
+  description: The chosen set's status, from its manifest; V(corrupted) when the scrub marked it (C(CORRUPTED.txt)), whatever its manifest says.
   returned: O(select=true)
   type: str
   sample: valid
@@ -234,6 +238,16 @@ disk:
   sample: {volume: /, free_bytes: 79456123904, estimate_bytes: 1214522, same_volume_as_data: true,
            estimate_source: the size of the last good set /var/lib/mem0ops-lab/backups/daily/20261122_023000,
            floor_bytes: 10737418240, problem: ""}
+skipped:
+  description:
+    - With O(set) empty, the newer sets the default choice passed over, newest first, each with C(path) and C(why) -
+      marked CORRUPTED by M(mem0ops.stack.mem0_backup_set_scrub), or (with O(verify)) its files no longer match its
+      checksums - so that the caller can say why it restores an older set. Empty when the newest valid set was taken.
+  returned: O(select=true)
+  type: list
+  elements: dict
+  sample: [{path: /var/lib/mem0ops-lab/backups/daily/20261122_023000,
+            why: "its files no longer match its checksums: postgres/mem0_20261122_023000.dump: size ..."}]
 age_seconds:
   description: Seconds since the set was taken (from its timestamp); null when its name is not a timestamp.
   returned: O(select=true)
@@ -262,11 +276,25 @@ def run(params: dict, now: float) -> dict:
                                        bset.latest_good(sets, exclude_tiers=(bset.ADOPTED_TIER,)))
     if not params["select"]:
         return result
-    path = bset.select(params["backup_root"], sets, params["set"], params["exclude_tiers"], params["none_hint"])
+    result["skipped"] = []
+    if params["set"]:
+        path = bset.select(params["backup_root"], sets, params["set"], params["exclude_tiers"], params["none_hint"])
+    else:  # the default choice falls back past corrupted sets, each passed over with the reason (issue 12, hole 6)
+        entry, result["skipped"] = bset.fallback_choice(
+            sets, params["exclude_tiers"],
+            (lambda e: bset.verify_set(e["_manifest"], e["path"])) if params["verify"] else None)
+        if entry is None and result["skipped"]:
+            passed = "; ".join("%s %s" % (s["path"], s["why"]) for s in result["skipped"])
+            raise bset.SetError("no valid backup set under %s whose files match its checksums: %s"
+                                % (params["backup_root"], passed))
+        path = entry["path"] if entry else bset.select(params["backup_root"], sets, "", params["exclude_tiers"],
+                                                       params["none_hint"])
     result["path"] = path
     data = bset.read_set_manifest(path)
     problems = bset.verify_set(data, path) if params["verify"] else []
-    result.update(manifest=data, status=data.get("status"), problems=list(data.get("problems") or []),
+    corrupted = bset.read_corruption(path)  # the scrub's mark overrides the manifest's status
+    result.update(manifest=data, status=bset.STATUS_CORRUPTED if corrupted else data.get("status"),
+                  problems=(corrupted or {}).get("problems", []) + list(data.get("problems") or []),
                   missing_parts=bset.missing_parts(data, params["required_parts"]),
                   left_alone=bset.left_alone_parts(data, params["required_parts"]), file_problems=problems,
                   verified=(not problems) if params["verify"] else None,

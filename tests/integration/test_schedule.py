@@ -35,6 +35,7 @@ SCHEDULES = {
     "backup_weekly": "0 3 * * 0",
     "backup_monthly": "30 3 1 * *",
     "health": "*/5 * * * *",
+    "scrub": "30 4 * * 0",
 }
 NEVER = {"calendar": {"minute": 0, "hour": 0, "day": 31, "month": 2}, "every_minutes": None}
 BUSY_EXIT_CODE = 75
@@ -161,7 +162,7 @@ def test_check_converge_idempotence_subset_and_absent(schedule, stack):
         wrapper = schedule.wrapper(job)
         assert stat.S_IMODE(wrapper.stat().st_mode) == 0o750 and wrapper.stat().st_uid == os.getuid()
         text = wrapper.read_text()
-        playbook = "backup.yml" if job in TIERS else "health.yml"
+        playbook = "backup.yml" if job in TIERS else "%s.yml" % job
         assert f"{VENV_BIN}/ansible-playbook" in text
         assert f"-i {LAB_INVENTORY}" in text
         assert f"{REPO}/playbooks/{playbook}" in text
@@ -343,6 +344,7 @@ def test_launchd_agents_render_as_valid_plists(tmp_path):
         "backup_daily": {"Hour": 2, "Minute": 30},
         "backup_weekly": {"Weekday": 0, "Hour": 3, "Minute": 0},
         "backup_monthly": {"Day": 1, "Hour": 3, "Minute": 30},
+        "scrub": {"Weekday": 0, "Hour": 4, "Minute": 30},
     }
     for job, plist in plists.items():
         log = str(sched.logs / f"{job}.log")

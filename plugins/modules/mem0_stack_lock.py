@@ -32,7 +32,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode takes no lock; it returns the holder and warns when a run would wait or refuse.
+      - Check mode takes no lock; it returns the holder and warns when a run would wait or refuse. It reports no change,
+        since a run leaves the lock it takes.
   diff_mode:
     support: none
   idempotent:
@@ -161,9 +162,9 @@ def run(module):
     if params["state"] == "query" or (module.check_mode and params["state"] == "present"):
         result["lock"] = {key: value for key, value in seen["holder"].items() if key not in ("path", "age_seconds")}
         if seen["holder_state"] in ("free", "dead", "stale"):
-            result["msg"] = "the lock is free" if seen["holder_state"] == "free" else \
+            result["msg"] = "the lock is free" + (": it would be taken" if params["state"] == "present" else "") \
+                if seen["holder_state"] == "free" else \
                 "the lock is held by a %s run, %s: it would be taken over" % (seen["holder_state"], holder_words)
-            result["changed"] = params["state"] == "present"
         elif seen["holder_state"] == "this run":
             result["msg"] = "this run holds the lock"
         else:

@@ -1,8 +1,9 @@
 """Benchmark of reset.yml on the seeded lab state (issue 15): its downtime and its total, with its validated backup.
 
 What it runs
-  A scratch stack (tests/integration/scratch.py: containers *_scratch on their own ports and directories, seeded by
-  the lab playbook like the lab; the shared lab's data is never touched), then BENCH_RUNS runs (default 3) of:
+  A scratch stack of its own (tests/integration/scratch.py under the name benchreset: containers *_benchreset on ports
+  30xxx and their own directories, seeded by the lab playbook like the lab; the shared lab's data is never touched),
+  then BENCH_RUNS runs (default 3) of:
     ours   ``reset.yml -e reset_confirm=scratch`` as one process: preflight, counts, the validated pre-reset backup, the
            proof, the stop of the services that use the data, the graph emptied, the database dropped and created,
            the app files removed, the start, the verification and the smoke test;
@@ -15,8 +16,8 @@ Figures, medians of the runs
   phases     the reset's report, each phase's seconds (information)
 Targets (issue 15): downtime <= 15 s, total <= 40 s.
 
-Run from the repository root with the lab's images built (make lab, make collection-link), nothing else using the
-scratch stack's names (the scratch pytest run of `make test`):
+Run from the repository root with the lab's images built (make lab, make collection-link); its stack is named
+benchreset (containers *_benchreset, ports 30xxx), so it runs beside the tests' scratch stack:
   .venv/bin/python -m tests.bench.bench_reset [--runs 3]
 It prints one table with its verdicts and writes .build/bench/reset.json.
 """
@@ -33,9 +34,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.integration import scratch as scratch_module
 from tests.integration.labkit import REPO, SEEDED, SEEDED_NODES
 from tests.integration.scratch import started
 
+# A scratch stack of its own names and ports (the scratch pytest run's are *_scratch on 31xxx), so the bench never
+# collides with it; outside the kernel's ephemeral range and test_neo4j_export's 20000-29999, as scratch.PORTS.
+NAME = "benchreset"
+PORTS = {"postgres": {"port": 30433, "container_port": 30433}, "neo4j": {"http_port": 30474, "bolt_port": 30687},
+         "embedder": {"port": 30434}, "mem0": {"port": 30888}, "openmemory_mcp": {"port": 30765},
+         "openmemory_ui": {"port": 30300}}
 TARGET_DOWNTIME = 15.0
 TARGET_TOTAL = 40.0
 RESEED = REPO / "tests" / "bench" / "playbooks" / "bench_reset_reseed.yml"
@@ -91,9 +99,9 @@ def one_run(scratch, run: int) -> dict:
     after = counts(scratch)
     if after != ({}, 0):
         raise BenchError("run %d: the stack is not empty after the reset: %s" % (run, after))
-    row = {"total": total, "downtime": float(downtime.group(1)) if downtime else None,
+    row = {"load": os.getloadavg()[0], "total": total, "downtime": float(downtime.group(1)) if downtime else None,
            "report_total": float(re.search(r" in ([0-9.]+) s", head).group(1)),
-           "phases": dict((name.strip(), float(sec)) for name, sec in re.findall(r"([a-z ]+) ([0-9.]+) s", phases.split("phases: ")[1]))}
+           "phases": dict((name.strip(), float(sec)) for name, sec in re.findall(r"([a-z][a-z0-9 ]*) ([0-9.]+) s", phases.split("phases: ")[1]))}
     say("run %d: %.1f s in all (the report: %.1f s), downtime %s s; %s" % (run, total, row["report_total"], row["downtime"], phases.strip()))
     reseed = scratch.playbook(RESEED, extra={"bench_reset_set": backup})
     if reseed["rc"] != 0:
@@ -118,6 +126,8 @@ def table(rows: list) -> list:
     names = []
     for r in rows:
         names += [n for n in r["phases"] if n not in names]
+    lines.append("| the machine's 1-minute load average at the end of each reset (%d cores) | %s | - | information |"
+                 % (os.cpu_count(), ", ".join("%.1f" % r["load"] for r in rows)))
     lines.append("| phases (the reset's report) | %s | - | information |"
                  % ", ".join("%s %.1f s" % (n, med([r["phases"].get(n) for r in rows])) for n in names))
     return lines
@@ -127,7 +137,8 @@ def main(argv: list) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)))
     args = p.parse_args(argv)
-    say("bringing up a scratch stack (the lab playbook seeds it)")
+    say("bringing up a scratch stack %s (the lab playbook seeds it)" % NAME)
+    scratch_module.NAME, scratch_module.PORTS = NAME, PORTS
     scratch = started(Path(tempfile.mkdtemp(prefix="mem0ops-bench-reset-")))
     rows, status = [], 0
     try:

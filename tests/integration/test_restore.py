@@ -149,7 +149,8 @@ def test_restore_puts_lost_memories_and_graph_back(stack, good_set):
     safety = next(line for line in lines if line.strip().startswith("safety backup: "))
     assert f"{stack['backup_root']}/pre-restore/" in safety
     assert_no_secret(stack, report)
-    print(f"restore: {seconds:.1f} s; {lines[0]}; {next(line for line in lines if 'PostgreSQL: rows' in line).strip()}")
+    print(f"restore: {seconds:.1f} s; {lines[0]}; {next(line for line in lines if 'PostgreSQL: rows' in line).strip()}; "
+          f"{next(line for line in lines if line.strip().startswith('phases:')).strip()}")
 
 
 def test_a_second_restore_of_the_same_set_changes_nothing(stack, good_set):
@@ -195,7 +196,8 @@ def test_a_restore_killed_midway_is_refused_then_resumed(stack, good_set, tmp_pa
     with output.open("w") as out:
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
             ["ansible-playbook", "-i", str(stack["test_inventory"]), str(REPO / "playbooks" / "restore.yml"), *PATIENCE,
-             "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}", "-e", "restore_force=true"],
+             "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}", "-e", "restore_force=true",
+             "-e", "restore_parts=postgres"],
             cwd=REPO, env=playbook_env(), stdout=out, stderr=subprocess.STDOUT)
     phase = None
     deadline = time.monotonic() + 600
@@ -217,7 +219,36 @@ def test_a_restore_killed_midway_is_refused_then_resumed(stack, good_set, tmp_pa
     assert phase == "postgres rows"
     jid = json.loads(job_file.read_text())["jid"]
     killed_at = time.monotonic() - began
+    # The seed's restore takes seconds, a real one an hour: the orphan (async_wrapper, the module, its children) is
+    # frozen where it is, so that it is still there when the resume starts, as it would be on the owner's stack.
+    frozen = freeze(job_processes(jid))
+    try:
+        finish_killed_restore(stack, good_set, {"journal": journal, "job_file": job_file, "jid": jid, "frozen": frozen,
+                                                "began": began, "killed_at": killed_at, "before": before})
+    finally:
+        for group in frozen:  # whatever failed, nothing of the test is left behind
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
+
+def freeze(pids: list) -> set:
+    """SIGSTOP the process groups of these processes; returns the groups."""
+    groups = set()
+    for pid in pids:
+        try:
+            group = os.getpgid(int(pid))
+            os.killpg(group, signal.SIGSTOP)
+            groups.add(group)
+        except ProcessLookupError:  # it ended meanwhile
+            pass
+    return groups
+
+
+def finish_killed_restore(stack: dict, good_set: dict, killed: dict) -> None:
+    """The second half of test_a_restore_killed_midway_is_refused_then_resumed, once the orphan is frozen."""
+    journal, job_file, jid, frozen = killed["journal"], killed["job_file"], killed["jid"], killed["frozen"]
     # a plain restore is refused, names the way out, and changes nothing
     held = containers(stack)
     refused = run(stack, "restore.yml", "-e", f"restore_confirm={stack['name']}", "-e", f"restore_set={good_set['path']}")
@@ -229,6 +260,7 @@ def test_a_restore_killed_midway_is_refused_then_resumed(stack, good_set, tmp_pa
     rollback = re.search(r"To put back the state before it: (ansible-playbook [^\"]*-e restore_rollback=true)", refused["raw"])
     assert resume and rollback, refused["raw"][-3000:]
     assert f"-e restore_confirm={stack['name']}" in resume.group(1) and f"-e restore_set={good_set['path']}" in resume.group(1)
+    assert "-e restore_parts=postgres " in resume.group(1)
     assert f"-e restore_set={stack['backup_root']}/pre-restore/" in rollback.group(1)
 
     # the printed resume command, as printed (the lab's health patience added), finishes the restore
@@ -237,17 +269,25 @@ def test_a_restore_killed_midway_is_refused_then_resumed(stack, good_set, tmp_pa
                           env=playbook_env(), capture_output=True, text=True, check=False)
     resumed = time.monotonic() - started
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    report = json.loads(done.stdout[max(done.stdout.find('{\n    "custom_stats"'), 0):])
+    lines = role_task(report, "restore", "Report")["msg"]
+    assert "DONE" in lines[0]
     after = memories_total(stack)
     assert memory_state(stack)["per_namespace"] == SEEDED
     assert sum(graph_state(stack)["per_user"].values()) == SEEDED_NODES
     assert not journal.exists() and not job_file.exists()
     assert job_processes(jid) == []
+    killer = role_task(report, "restore", "Kill the processes of the interrupted job (async_wrapper and the module, by process group)")
+    if frozen:  # the orphan was caught alive: the resume killed it (both of its process groups)
+        assert int(killer["stdout"]) == len(frozen), killer
     assert all(c["status"] == "running" for c in containers(stack).values())
-    record_fault("SIGKILL of restore.yml in phase 'postgres rows'", before, after,
+    record_fault("SIGKILL of restore.yml in phase 'postgres rows'", killed["before"], after,
                  "next restore refused naming the journal's resume and rollback; the printed resume killed the orphan "
-                 "job and finished the restore")
-    print(f"killed restore: {killed_at:.1f} s to phase 'postgres rows'; refused in {refused['seconds']} s; "
-          f"resumed in {resumed:.1f} s; whole test {time.monotonic() - began:.1f} s")
+                 "job (its process groups, by the recorded job id) and finished the restore")
+    print(f"killed restore: {killed['killed_at']:.1f} s to phase 'postgres rows'; refused in {refused['seconds']} s; "
+          f"resumed in {resumed:.1f} s, killing {killer.get('stdout', 'no')} process groups of the orphan job "
+          f"({len(frozen)} frozen); whole test {time.monotonic() - killed['began']:.1f} s; resume: {lines[0]}; "
+          f"{next(line for line in lines if line.strip().startswith('phases:')).strip()}")
 
 
 def test_a_graph_only_restore_leaves_postgres_alone(stack, good_set):

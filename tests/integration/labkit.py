@@ -34,8 +34,8 @@ def record_fault(case: str, memories_before: int, memories_after: int, outcome: 
         return
     lost = max(memories_before - memories_after, 0)
     with open(target, "a", encoding="utf-8") as handle:
-        handle.write("%s\t%d\t%d\t%d\t%s\n" % (case, memories_before, memories_after, lost,
-                                                 " ".join(outcome.split())))
+        row = (case, memories_before, memories_after, lost, " ".join(outcome.split()))
+        handle.write("%s\t%d\t%d\t%d\t%s\n" % row)
 
 
 def load_stack(inventory: Path, host: str) -> dict:

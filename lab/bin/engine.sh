@@ -86,11 +86,12 @@ fi
 say "compose $(docker compose version --short)"
 
 # Host tools: debootstrap builds the lab's base image; shellcheck is one of ansible-test's sanity tests;
-# cron runs the scheduled jobs; prometheus (with promtool) checks the alert rules and scrapes the exporter.
+# cron runs the scheduled jobs; prometheus (with promtool) checks the alert rules and scrapes node_exporter
+# (prometheus-node-exporter), whose textfile collector reads the mem0 metrics.
 # Installed with daemon starts denied: nothing may start listening beyond loopback behind our back.
 if [[ $(uname -s) == Linux && $EUID -eq 0 ]]; then
   missing=()
-  for tool in debootstrap:debootstrap shellcheck:shellcheck cron:cron promtool:prometheus sqlite3:sqlite3; do
+  for tool in debootstrap:debootstrap shellcheck:shellcheck cron:cron promtool:prometheus prometheus-node-exporter:prometheus-node-exporter sqlite3:sqlite3; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
   done
   if ((${#missing[@]})); then

@@ -19,8 +19,9 @@ description:
   - Compares the counts with a baseline (a number, the result of an earlier run, or a backup manifest) and returns
     the drop and a RV(level) of V(ok), V(warning) or V(critical).
   - Optionally writes the counts as a Prometheus textfile (for node_exporter's textfile collector) with the metric
-    names C(mem0_memory_total), C(mem0_memory_count{namespace}), C(mem0_memory_drop_percentage) and
-    C(mem0_database_up), and as a JSON state file that the next run can use as its baseline.
+    names C(mem0_memories), C(mem0_namespace_memories{namespace}), C(mem0_memory_drop_ratio) and C(mem0_database_up)
+    (the monitoring role's recording rules keep the old names C(mem0_memory_total), C(mem0_memory_count) and
+    C(mem0_memory_drop_percentage)), and as a JSON state file that the next run can use as its baseline.
   - This module only reads the stack. It never reports changed, also when it writes O(prometheus_textfile) or
     O(result_file); those files are the module's own bookkeeping, not state it manages. It writes neither in
     check mode.
@@ -139,12 +140,10 @@ options:
       - Write the metrics to this file (atomically, mode 0644), for node_exporter's textfile collector (name it
         C(*.prom)).
       - C(mem0_database_up) is always written. When PostgreSQL is down the memory metrics are left out rather
-        than reported as 0; C(mem0_memory_drop_percentage) is left out when there is no baseline.
-      - C(mem0_memory_drop_percentage) is a ratio (0.5 for a 50% drop, negative when the count grew), as the
-        owner's dashboards multiply it by 100.
-      - C(mem0_memory_total) and C(mem0_memory_count) are typed C(untyped) rather than C(gauge) because their names
-        end in C(_total) and C(_count), which Prometheus reserves for counters and histograms (C(promtool check
-        metrics) rejects them as gauges); Prometheus stores untyped samples like gauges.
+        than reported as 0; C(mem0_memory_drop_ratio) is left out when there is no baseline.
+      - C(mem0_memory_drop_ratio) is a ratio (0.5 for a 50% drop, negative when it grew).
+      - Every metric is a gauge, named by Prometheus' conventions and written through the collection's one
+        formatter (C(module_utils/prometheus.py), as M(mem0ops.stack.mem0_metrics_textfile)).
       - Not written in check mode.
     type: path
 notes:
@@ -359,6 +358,7 @@ from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import neo4j as neo4j_utils
+from ansible_collections.mem0ops.stack.plugins.module_utils import prometheus
 from ansible_collections.mem0ops.stack.plugins.module_utils.manifest import (
     MANIFEST_FORMAT,
     STATUS_QUARANTINED,
@@ -368,7 +368,6 @@ from ansible_collections.mem0ops.stack.plugins.module_utils.manifest import (
     read_manifest,
     utc_now,
     write_json_atomic,
-    write_text_atomic,
 )
 from ansible_collections.mem0ops.stack.plugins.module_utils.mem0_data import (
     MIGRATIONS_TABLE,
@@ -589,40 +588,28 @@ def graph_disagreements(pg_counts, graph_counts):
 
 
 # --- Prometheus ------------------------------------------------------------------------------
-def _label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value) -> str:
-    if isinstance(value, float):
-        return repr(round(value, 6))
-    return str(int(value))
+def prometheus_families(database_up, total, per_namespace, drop_percent) -> list:
+    """The metric families of the count textfile (named by Prometheus' conventions; the recording rules of the
+    monitoring role keep the old names mem0_memory_total, mem0_memory_count and mem0_memory_drop_percentage)."""
+    families = [{"name": "mem0_database_up", "help": "Whether the mem0 PostgreSQL database answered (1) or not (0).",
+                 "value": bool(database_up)}]
+    if database_up:
+        families += [
+            {"name": "mem0_memories", "help": "Memories in the mem0 collection (mem0migrations excluded).",
+             "value": int(total)},
+            {"name": "mem0_namespace_memories", "help": "Memories per namespace (the user_id of each memory).",
+             "samples": [{"labels": {"namespace": name}, "value": int(count)}
+                         for name, count in sorted(per_namespace.items())]},
+        ]
+        if drop_percent is not None:
+            families.append({"name": "mem0_memory_drop_ratio",
+                             "help": "Drop of mem0_memories from the baseline as a ratio (0.5 = 50%, negative when it grew).",
+                             "value": round(drop_percent / 100.0, 6)})
+    return families
 
 
 def prometheus_text(database_up, total, per_namespace, drop_percent) -> str:
-    lines = [
-        "# HELP mem0_database_up Whether the mem0 PostgreSQL database answered (1) or not (0).",
-        "# TYPE mem0_database_up gauge",
-        "mem0_database_up %d" % (1 if database_up else 0),
-    ]
-    if database_up:
-        lines += [
-            "# HELP mem0_memory_total Memories in the mem0 collection (mem0migrations excluded).",
-            "# TYPE mem0_memory_total untyped",
-            "mem0_memory_total %s" % _number(total),
-            "# HELP mem0_memory_count Memories per namespace (the user_id of each memory).",
-            "# TYPE mem0_memory_count untyped",
-        ]
-        lines += ['mem0_memory_count{namespace="%s"} %s' % (_label_value(name), _number(count))
-                  for name, count in sorted(per_namespace.items())]
-        if drop_percent is not None:
-            lines += [
-                "# HELP mem0_memory_drop_percentage Drop of mem0_memory_total from the baseline as a ratio "
-                "(0.5 = 50%, negative when it grew).",
-                "# TYPE mem0_memory_drop_percentage gauge",
-                "mem0_memory_drop_percentage %s" % _number(drop_percent / 100.0),
-            ]
-    return "\n".join(lines) + "\n"
+    return prometheus.render(prometheus_families(database_up, total, per_namespace, drop_percent))
 
 
 # --- other sources ---------------------------------------------------------------------------
@@ -787,11 +774,12 @@ class MemoryCounter:
         results = self.results
         textfile = self.params["prometheus_textfile"]
         if textfile:
-            results["metrics"] = prometheus_text(results["database_up"], results["total"], results["per_namespace"],
-                                                 results["drop_percent"])
+            families = prometheus_families(results["database_up"], results["total"], results["per_namespace"],
+                                           results["drop_percent"])
+            results["metrics"] = prometheus.render(families)
             if not self.check_mode:
                 try:
-                    write_text_atomic(textfile, results["metrics"], 0o644)
+                    prometheus.write_textfile(textfile, families)
                 except OSError as exc:
                     self.fail("cannot write the Prometheus textfile %s: %s" % (textfile, exc))
                 results["prometheus_textfile_written"] = True

@@ -107,9 +107,9 @@ def test_textfile_is_valid_for_promtool(tmp_path):
     (result,), dummy = run_tasks(count(dict(PG_TCP, baseline=1968, prometheus_textfile=str(textfile))))
     assert result["prometheus_textfile_written"] is True and result["changed"] is False
     text = textfile.read_text()
-    assert 'mem0_memory_count{namespace="mark_carey/synovia"} 1243\n' in text
-    assert "mem0_memory_total 1968\n" in text and "mem0_database_up 1\n" in text
-    assert "mem0_memory_drop_percentage 0.0\n" in text
+    assert 'mem0_namespace_memories{namespace="mark_carey/synovia"} 1243\n' in text
+    assert "mem0_memories 1968\n" in text and "mem0_database_up 1\n" in text
+    assert "mem0_memory_drop_ratio 0\n" in text
     if shutil.which("promtool") is None:
         pytest.skip("promtool (Debian package prometheus) is not installed: the text was checked, not linted")
     check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False)
@@ -129,8 +129,8 @@ def test_emptied_database_against_the_lab_baseline_is_critical(throwaway_db, lab
     assert result["changed"] is False and data_part(checked) == data_part(result)
     assert result["result_file_written"] is False, "the last good counts stay the baseline"
     assert json.loads(lab_state.read_text())["total"] == 1968
-    assert "mem0_memory_total 0\n" in textfile.read_text()
-    assert "mem0_memory_drop_percentage 1.0\n" in textfile.read_text()
+    assert "mem0_memories 0\n" in textfile.read_text()
+    assert "mem0_memory_drop_ratio 1\n" in textfile.read_text()
 
 
 def test_more_than_half_gone_is_a_warning(throwaway_db, pg, stack, lab_state, tmp_path):

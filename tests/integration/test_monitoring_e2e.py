@@ -2,7 +2,8 @@
 
 A real Prometheus (Debian's package, 127.0.0.1:<free port>, temporary storage) loads the rules and the scrape
 configuration rendered by playbooks/monitoring.yml (1 s intervals, Mem0MemoryCountZero `for: 5s` instead of 2m) and
-scrapes the role's textfile exporter, which serves the textfiles health.yml rewrites on every run. After a backup, the
+scrapes node_exporter (Debian's prometheus-node-exporter, textfile collector only), which serves the textfiles
+health.yml rewrites on every run. After a backup, the
 database is emptied (the memories are kept aside in another table and put back at the end):
 
 - Prometheus fires Mem0MemoryCountZero;
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import threading
 import time
 import urllib.parse
@@ -34,7 +34,6 @@ from .labkit import REPO, Process, assert_no_secret, free_port, stack_secrets, w
 
 pytestmark = pytest.mark.integration
 
-EXPORTER = REPO / "roles" / "monitoring" / "files" / "textfile_exporter.py"
 KEEP_TABLE = "mem0ops_health_e2e_keep"
 ZERO_FOR = "5s"
 
@@ -67,6 +66,14 @@ def prometheus_binary() -> str:
     return path
 
 
+@pytest.fixture
+def node_exporter_binary() -> str:
+    path = shutil.which("prometheus-node-exporter")
+    if not path:
+        pytest.fail("node_exporter is missing: install Debian's prometheus-node-exporter (lab/bin/engine.sh does)")
+    return path
+
+
 class Watcher(threading.Thread):
     """Notes, every 0.2 s, when the count textfile first says 0 memories, when Prometheus first reports
     Mem0MemoryCountZero firing, and when the alert is gone again after that (time.time() values)."""
@@ -81,7 +88,7 @@ class Watcher(threading.Thread):
         while not self.done.is_set():
             now = time.time()
             try:
-                if self.zero_written is None and "mem0_memory_total 0\n" in self.textfile.read_text():
+                if self.zero_written is None and "mem0_memories 0\n" in self.textfile.read_text():
                     self.zero_written = now
                 state = alerts(self.api).get("Mem0MemoryCountZero", {}).get("state")
                 if self.firing is None and state == "firing":
@@ -105,7 +112,8 @@ def query(api: str, expr: str) -> list:
     return get_json(api + "/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"]
 
 
-def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(scratch_stack, prometheus_binary, tmp_path):
+def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(scratch_stack, prometheus_binary,
+                                                                          node_exporter_binary, tmp_path):
     stack = scratch_stack
     data, telegram, name = stack.stack, stack.telegram, stack.stack["name"]
     telegram.clear()
@@ -124,14 +132,17 @@ def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(scratc
     assert len(sets) == 1 and json.loads((sets[0] / "manifest.json").read_text())["status"] == "valid"
     good_set = sets[0]
 
-    # the exporter serves the health check's textfiles; Prometheus scrapes it with the rendered configuration
-    exporter = Process([sys.executable, str(EXPORTER), "--dir", str(textfile_dir), "--port", "0"],
-                       ready_prefix="textfile_exporter listening on ")
+    # node_exporter serves the health check's textfiles; Prometheus scrapes it with the rendered configuration
+    exporter_port = free_port()
+    exporter = Process([node_exporter_binary, "--collector.disable-defaults", "--collector.textfile",
+                        "--collector.textfile.directory=%s" % textfile_dir,
+                        "--web.listen-address=127.0.0.1:%d" % exporter_port])
     servers, watcher = [exporter], None
     try:
-        target = exporter.first_line.rsplit("//", 1)[-1]
+        target = "127.0.0.1:%d" % exporter_port
         rendered = stack.playbook("monitoring.yml", extra={
             "monitoring_dir": str(work / "monitoring"), "monitoring_textfile_dir": str(textfile_dir),
+            "monitoring_exporter_service": "none",
             "monitoring_exporter_target": target, "monitoring_scrape_interval": "1s",
             "monitoring_evaluation_interval": "1s", "monitoring_rule_for": {"Mem0MemoryCountZero": ZERO_FOR},
             "monitoring_promtool": shutil.which("promtool") or ""})
@@ -214,7 +225,7 @@ def test_emptied_database_fires_prometheus_and_exactly_one_telegram_alert(scratc
 
     recovery = telegram.messages()[1]
     print("\nE2E %s, database emptied at t=0 s: the health run (%.1f s; the baseline run took %.1f s) wrote "
-          "mem0_memory_total 0 at t=%.1f s; the fake Bot API received memory_count_zero at t=%.1f s; Prometheus "
+          "mem0_memories 0 at t=%.1f s; the fake Bot API received memory_count_zero at t=%.1f s; Prometheus "
           "(scrape and evaluation every 1 s, for: %s) reported Mem0MemoryCountZero firing at t=%.1f s. "
           "Data put back at t=%.1f s: recovery message %.1f s later (run of %.1f s), Prometheus alert gone %.1f s later."
           % (name, empty["seconds"], first["seconds"], watcher.zero_written - emptied, zero[0]["received_at"] - emptied,

@@ -163,7 +163,7 @@ def test_unreachable_database_is_reported_for_exporters(pg, tmp_path):
     assert result["database_up"] is False and result["total"] is None and result["level"] == "critical"
     assert result["msg"] == "critical: PostgreSQL is unreachable"
     assert textfile.read_text().splitlines()[-1] == "mem0_database_up 0"
-    assert "mem0_memory_total" not in textfile.read_text()
+    assert "mem0_memories" not in textfile.read_text()
     assert result["result_file_written"] is False and not (tmp_path / "r.json").exists()
 
 
@@ -307,29 +307,30 @@ def test_more_than_half_gone_is_a_warning(pg):
 
 
 # --- the Prometheus textfile -------------------------------------------------------------------
-def test_metric_text_uses_the_owners_names():
+def test_metric_text_follows_prometheus_conventions():
+    """Gauges named by what they measure (the old names live on as the monitoring role's recording rules)."""
     text = module.prometheus_text(True, 1968, {"mark_carey/sap": 678, 'we"ird\\ns\n': 1}, 50.8)
     assert text == "\n".join([
         "# HELP mem0_database_up Whether the mem0 PostgreSQL database answered (1) or not (0).",
         "# TYPE mem0_database_up gauge",
         "mem0_database_up 1",
-        "# HELP mem0_memory_total Memories in the mem0 collection (mem0migrations excluded).",
-        "# TYPE mem0_memory_total untyped",
-        "mem0_memory_total 1968",
-        "# HELP mem0_memory_count Memories per namespace (the user_id of each memory).",
-        "# TYPE mem0_memory_count untyped",
-        'mem0_memory_count{namespace="mark_carey/sap"} 678',
-        'mem0_memory_count{namespace="we\\"ird\\\\ns\\n"} 1',
-        "# HELP mem0_memory_drop_percentage Drop of mem0_memory_total from the baseline as a ratio (0.5 = 50%, "
+        "# HELP mem0_memories Memories in the mem0 collection (mem0migrations excluded).",
+        "# TYPE mem0_memories gauge",
+        "mem0_memories 1968",
+        "# HELP mem0_namespace_memories Memories per namespace (the user_id of each memory).",
+        "# TYPE mem0_namespace_memories gauge",
+        'mem0_namespace_memories{namespace="mark_carey/sap"} 678',
+        'mem0_namespace_memories{namespace="we\\"ird\\\\ns\\n"} 1',
+        "# HELP mem0_memory_drop_ratio Drop of mem0_memories from the baseline as a ratio (0.5 = 50%, "
         "negative when it grew).",
-        "# TYPE mem0_memory_drop_percentage gauge",
-        "mem0_memory_drop_percentage 0.508",
+        "# TYPE mem0_memory_drop_ratio gauge",
+        "mem0_memory_drop_ratio 0.508",
     ]) + "\n"
 
 
 def test_metric_text_without_baseline_has_no_drop():
     text = module.prometheus_text(True, 0, {}, None)
-    assert "mem0_memory_total 0\n" in text and "mem0_memory_drop_percentage" not in text
+    assert "mem0_memories 0\n" in text and "mem0_memory_drop_ratio" not in text
 
 
 def test_textfile_is_written_atomically_and_readable_by_node_exporter(pg, tmp_path):
@@ -337,7 +338,7 @@ def test_textfile_is_written_atomically_and_readable_by_node_exporter(pg, tmp_pa
     result = run(prometheus_textfile=str(textfile), baseline=1968)
     assert result["prometheus_textfile_written"] is True and result["changed"] is False
     assert textfile.read_text() == result["metrics"]
-    assert "mem0_memory_drop_percentage 0.0\n" in result["metrics"]
+    assert "mem0_memory_drop_ratio 0\n" in result["metrics"]
     assert os.stat(textfile).st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["mem0.prom"]
 

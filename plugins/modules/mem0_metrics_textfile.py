@@ -92,7 +92,8 @@ def main():
         text = render(module.params["metrics"])
     except MetricError as exc:
         module.fail_json(msg="cannot write %s: %s" % (path, exc), path=path)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+    # In check mode a directory the run would create first (the textfile directory of a first run) is no error.
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))) and not module.check_mode:
         module.fail_json(msg="cannot write %s: its directory does not exist (create the textfile directory first)" % path,
                          path=path)
     before = read_text(path)

@@ -129,3 +129,5 @@ def test_module_refuses_a_bad_name_and_a_missing_directory(tmp_path):
     assert bad["failed"] and "a gauge may not end in _total" in bad["msg"] and not (tmp_path / "a.prom").exists()
     missing = run({"path": str(tmp_path / "nope" / "a.prom"), "metrics": FAMILIES})
     assert missing["failed"] and "its directory does not exist" in missing["msg"]
+    planned = run({"path": str(tmp_path / "nope" / "a.prom"), "metrics": FAMILIES}, check=True)
+    assert planned["changed"] is True and not (tmp_path / "nope").exists(), "check mode: the run would create it first"

@@ -126,7 +126,7 @@ def test_a_bit_flip_is_marked_alerted_once_not_kept_and_restore_falls_back(pg, l
 @pytest.fixture
 def tmpfs_root(lab_sets):
     mount = Path(tempfile.mkdtemp(prefix="mem0ops-enospc-"))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m,mode=0700", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:

@@ -17,7 +17,8 @@ description:
   - The journal is one JSON file per stack, C(<backup_root>/journal/<stack>.json), mode 0600, written atomically
     (temporary file, fsync, rename). It holds no secret.
   - With O(state=present) the given fields are merged into the journal there is (a phase update passes only
-    O(phase)); C(started), C(host) and C(pid) are set when the journal is created.
+    O(phase)); C(started), C(host) and C(pid) (the run's ansible-playbook process, as the lock finds it) are set
+    when the journal is created.
 author: mem0ops engineers (@mem0ops)
 extends_documentation_fragment:
   - mem0ops.stack.attributes
@@ -138,6 +139,7 @@ from datetime import datetime, timezone
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import journal as journals
+from ansible_collections.mem0ops.stack.plugins.module_utils.lock import controller_pid
 
 FIELDS = ("playbook", "phase", "safety_set", "target_set", "resume", "rollback", "changing")
 
@@ -182,7 +184,8 @@ def main():
             module.fail_json(msg='the journal %s cannot be read; inspect it, then remove it to go on' % path)
         entry = dict((name, value) for name, value in before.items() if name in journals.FIELDS)
         if current is None:
-            entry.update(host=socket.gethostname(), pid=os.getppid(),
+            # the ansible-playbook process of the run (as the lock records it), else the module's parent
+            entry.update(host=socket.gethostname(), pid=controller_pid() or os.getppid(),
                          started=datetime.now(timezone.utc).isoformat(timespec='seconds'))
         missing = dict((name, value) for name, value in given.items() if entry.get(name) != value)
         entry.update(given)

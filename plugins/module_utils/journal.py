@@ -31,10 +31,9 @@ def journal_path(backup_root: str, stack: str) -> str:
     return os.path.join(backup_root, DIRECTORY, "%s.json" % stack)
 
 
-def read_journal(backup_root: str, stack: str) -> dict | None:
-    """The unfinished run's journal, or None when there is none. A journal that cannot be parsed is still an
-    unfinished run: it is returned with ``phase: unreadable`` and its path, never ignored."""
-    path = journal_path(backup_root, stack)
+def read_object(path: str) -> dict | None:
+    """A small JSON object file of a run (a journal, a lock): None when there is none, ``{"unreadable": True}`` when it
+    is not a JSON object (cut short, overwritten), so that the caller never takes a damaged file for an absent one."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -42,9 +41,19 @@ def read_journal(backup_root: str, stack: str) -> dict | None:
         return None
     try:
         data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
     except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {"unreadable": True}
+
+
+def read_journal(backup_root: str, stack: str) -> dict | None:
+    """The unfinished run's journal, or None when there is none. A journal that cannot be parsed is still an
+    unfinished run: it is returned with ``phase: unreadable`` and its path, never ignored."""
+    path = journal_path(backup_root, stack)
+    data = read_object(path)
+    if data is None:
+        return None
+    if data.get("unreadable"):
         data = {"stack": stack, "phase": "unreadable"}
     data["path"] = path
     return data

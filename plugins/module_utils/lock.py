@@ -156,17 +156,12 @@ def read_lock(backup_root: str, stack: str):
     ``unreadable: True`` (and its age), never ignored."""
     path = lock_path(backup_root, stack)
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
         mtime = os.stat(path).st_mtime
     except FileNotFoundError:
         return None
-    try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
-    except ValueError:
-        data = {"unreadable": True}
+    data = journal_utils.read_object(path)
+    if data is None:  # left between the two reads
+        return None
     data["path"] = path
     data["age_seconds"] = max(0, int(time.time() - mtime))
     return data

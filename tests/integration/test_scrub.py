@@ -116,6 +116,9 @@ def test_a_bit_flip_is_marked_alerted_once_not_kept_and_restore_falls_back(pg, l
     assert plan["rc"] == 0, plan["raw"][-4000:]
     assert "restoring %s, the newest valid set that verifies; passed over:" % older in plan["raw"], plan["raw"][-4000:]
     assert "%s: marked CORRUPTED by the scrub on " % newer in plan["raw"]
+    named = run_playbook("restore.yml", "--check", inventory=inventory, extra={"restore_set": str(newer)})
+    assert named["rc"] != 0 and "is CORRUPTED: " in named["raw"], named["raw"][-3000:]
+    assert "A corrupted set is never restored" in named["raw"] and "restore_allow_quarantined" not in named["raw"]
     after = count_memories(pg)
     assert after == before
     record_fault("bit flip in a stored set", before, after,

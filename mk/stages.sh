@@ -98,7 +98,7 @@ done < "$table"
 printf '%-58s %8s\n' total "$total"
 if [[ -s $faults ]]; then
     echo
-    echo "fault suite: each fault injected on a scratch stack, memories counted by a direct query before and after"
+    echo "fault suite: each fault injected on the lab or a scratch stack, memories counted by a direct query before and after"
     printf '%-58s %7s %7s %5s  %s\n' fault before after lost "what the tool did"
     lost_total=0
     while IFS=$'\t' read -r case before after lost outcome; do

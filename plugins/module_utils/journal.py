@@ -46,6 +46,24 @@ def read_object(path: str) -> dict | None:
     return data if isinstance(data, dict) else {"unreadable": True}
 
 
+def write_temporary(directory: str, prefix: str, data: dict, mode: int) -> str:
+    """``data`` as JSON in a new temporary file of ``directory``, complete and flushed to disk, with ``mode``: the
+    caller puts it in place with os.replace (or os.link, to create it only where there is none), so that a reader
+    never sees half a file (a journal, a lock). Returns its path; nothing is left when writing fails."""
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return temporary
+
+
 def read_journal(backup_root: str, stack: str) -> dict | None:
     """The unfinished run's journal, or None when there is none. A journal that cannot be parsed is still an
     unfinished run: it is returned with ``phase: unreadable`` and its path, never ignored."""
@@ -68,18 +86,11 @@ def write_journal(backup_root: str, stack: str, entry: dict) -> dict:
     path = journal_path(backup_root, stack)
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % stack, suffix=".tmp")
+    temporary = write_temporary(directory, ".%s." % stack, data, 0o600)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2, sort_keys=True)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o600)
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        os.unlink(temporary)
         raise
     return data
 

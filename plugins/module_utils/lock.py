@@ -23,7 +23,6 @@ import json
 import os
 import socket
 import subprocess
-import tempfile
 import time
 from datetime import datetime, timezone
 
@@ -205,33 +204,24 @@ def describe(holder: dict) -> str:
 
 def _write_new(path: str, data: dict) -> bool:
     """Create the lock file complete or not at all; False when it exists."""
-    directory = os.path.dirname(path)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".lock.", suffix=".tmp")
+    temporary = journal_utils.write_temporary(os.path.dirname(path), ".lock.", data, 0o644)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2, sort_keys=True)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return False
-        return True
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
     finally:
         os.unlink(temporary)
+    return True
 
 
 def _rewrite(path: str, data: dict) -> None:
     """Replace the lock file of the run that holds it (its depth changed)."""
-    directory = os.path.dirname(path)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".lock.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2, sort_keys=True)
-        stream.write("\n")
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
+    temporary = journal_utils.write_temporary(os.path.dirname(path), ".lock.", data, 0o644)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def _take_over(path: str, holder: dict) -> bool:

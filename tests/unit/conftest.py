@@ -68,6 +68,20 @@ def set_module_args(args=None):
         yield
 
 
+def run_module(main, args, check=False, diff=False):
+    """Run a module's ``main()`` with ``args`` (in check and/or diff mode) and return its result, success or failure
+    (a failure has ``failed`` and ``msg``)."""
+    args = dict(args)
+    if check:
+        args['_ansible_check_mode'] = True
+    if diff:
+        args['_ansible_diff'] = True
+    with set_module_args(args):
+        with pytest.raises((AnsibleExitJson, AnsibleFailJson)) as exc:
+            main()
+    return exc.value.result
+
+
 @pytest.fixture(autouse=True)
 def _patch_module_exit(monkeypatch):
     # Patch with the functions of the module that tests import, so that the exception classes

@@ -17,7 +17,7 @@ import pytest
 
 from ansible_collections.mem0ops.stack.plugins.module_utils import prometheus
 from ansible_collections.mem0ops.stack.plugins.modules import mem0_metrics_textfile as mod
-from ansible_collections.mem0ops.stack.tests.unit.conftest import AnsibleExitJson, AnsibleFailJson, set_module_args
+from ansible_collections.mem0ops.stack.tests.unit.conftest import run_module
 
 FAMILIES = [
     {"name": "mem0_backup_last_attempt_timestamp_seconds", "help": "When the last attempt ended.",
@@ -103,14 +103,7 @@ def test_written_atomically(tmp_path, monkeypatch):
 
 
 def run(args, check=False, diff=False):
-    if check:
-        args = dict(args, _ansible_check_mode=True)
-    if diff:
-        args = dict(args, _ansible_diff=True)
-    with set_module_args(args):
-        with pytest.raises((AnsibleExitJson, AnsibleFailJson)) as exc:
-            mod.main()
-    return exc.value.result
+    return run_module(mod.main, args, check, diff)
 
 
 def test_module_check_mode_diff_and_idempotence(tmp_path):

@@ -10,21 +10,12 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 from ansible_collections.mem0ops.stack.plugins.modules import mem0_journal as mod
-from ansible_collections.mem0ops.stack.tests.unit.conftest import AnsibleExitJson, AnsibleFailJson, set_module_args
+from ansible_collections.mem0ops.stack.tests.unit.conftest import run_module
 
 
 def run(args, check=False, diff=False):
-    if check:
-        args = dict(args, _ansible_check_mode=True)
-    if diff:
-        args = dict(args, _ansible_diff=True)
-    with set_module_args(args):
-        with pytest.raises((AnsibleExitJson, AnsibleFailJson)) as exc:
-            mod.main()
-    return exc.value.result
+    return run_module(mod.main, args, check, diff)
 
 
 def test_a_restore_journal_from_start_to_end(tmp_path):
